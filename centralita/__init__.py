@@ -1,0 +1,1 @@
+"""Centralita: an open-source contact-center engine."""

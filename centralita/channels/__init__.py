@@ -1,0 +1,1 @@
+"""Twilio channel: webhook parsing and signatures, sending, delivery status, sender health (built by the channel issue)."""

@@ -1,0 +1,18 @@
+"""The `centralita` command line: thin commands over the packages that do the work."""
+
+from __future__ import annotations
+
+import click
+
+from centralita.cli import db as db_commands
+from centralita.cli import flows as flow_commands
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="centralita")
+def main() -> None:
+    """Centralita: WhatsApp bots, routing to agents, chat lifecycle, calls and leads."""
+
+
+flow_commands.register(main)
+db_commands.register(main)

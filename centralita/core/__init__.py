@@ -1,0 +1,1 @@
+"""Settings, database, models and jobs wiring shared by every package."""

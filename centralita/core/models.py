@@ -1,0 +1,296 @@
+"""The database model: typed SQLAlchemy 2.0 tables for what the engine needs so far.
+
+Any change here needs a migration in centralita/migrations/versions/ (a test compares them).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Dialect,
+    Enum,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy import text as sql_text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
+from sqlalchemy.types import DateTime, TypeDecorator
+
+# Stable constraint names, so later migrations can alter or drop them by name on both
+# databases (SQLite batch mode needs names to find constraints at all).
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite as on PostgreSQL.
+
+    SQLite has no time zone type: values are stored as naive UTC text, which also keeps them
+    sortable, so deadline queries (`wait_deadline <= now`) compare correctly. Naive values are
+    refused rather than guessed at.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware one, e.g. datetime.now(UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# JSONB on PostgreSQL (compact, comparable, indexable). none_as_null: Python None is SQL NULL,
+# not the JSON text 'null'.
+JSONType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+# 64-bit ids on PostgreSQL; SQLite only autoincrements a column declared exactly INTEGER.
+IdType = BigInteger().with_variant(Integer(), "sqlite")
+
+intpk = Annotated[int, mapped_column(IdType, primary_key=True)]
+created_at = Annotated[datetime, mapped_column(default=utcnow)]
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012  (SQLAlchemy reads this class attribute)
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+        list[dict[str, Any]]: JSONType,
+    }
+
+
+def _str_enum(enum: type[StrEnum], name: str) -> Enum:
+    """A VARCHAR with a CHECK constraint (no native PostgreSQL enum: values change cheaply)."""
+    return Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class ChatStatus(StrEnum):
+    BOT = "bot"
+    WAITING_QUEUE = "waiting_queue"
+    ASSIGNED = "assigned"
+    CLOSED = "closed"
+
+
+class Channel(StrEnum):
+    WHATSAPP = "whatsapp"
+    SMS = "sms"
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class Author(StrEnum):
+    CUSTOMER = "customer"
+    BOT = "bot"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+class MessageStatus(StrEnum):
+    """Twilio's message statuses, plus `pending`: in our outbox, not yet handed to Twilio."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    PARTIALLY_DELIVERED = "partially_delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    RECEIVING = "receiving"
+    RECEIVED = "received"
+
+
+class FlowVersion(Base):
+    """One content version of a flow; kept forever, since chats stay on the version they began."""
+
+    __tablename__ = "flow_versions"
+    __table_args__ = (
+        UniqueConstraint("flow_id", "content_hash"),
+        CheckConstraint("length(content_hash) = 64", name="content_hash_sha256"),
+    )
+
+    id: Mapped[intpk]
+    flow_id: Mapped[str] = mapped_column(String(200))
+    content_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex of `source`
+    source: Mapped[str] = mapped_column(Text)  # the YAML as loaded
+    path: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[created_at]
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        CheckConstraint("alert_after_seconds > 0", name="alert_after_positive"),
+        CheckConstraint("close_after_seconds > 0", name="close_after_positive"),
+    )
+
+    id: Mapped[intpk]
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="America/Bogota")
+    alert_after_seconds: Mapped[int] = mapped_column(default=1800)
+    close_after_seconds: Mapped[int] = mapped_column(default=86400)
+    closing_message: Mapped[str | None] = mapped_column(Text)
+    closing_template_sid: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[created_at]
+
+
+_DOCUMENT_NOISE = re.compile(r"[\s.\-]+")
+
+
+def normalize_document(raw: str) -> str:
+    """The form documents are stored and looked up in: `1.234.567-8 ` -> `12345678`."""
+    return _DOCUMENT_NOISE.sub("", raw)
+
+
+class Customer(Base):
+    """A row of a campaign's customer database (imported from CSV/XLSX)."""
+
+    __tablename__ = "customers"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "document"),
+        # The bot looks a document up across every campaign a number serves.
+        Index(None, "document"),
+    )
+
+    id: Mapped[intpk]
+    campaign_id: Mapped[int] = mapped_column(IdType, ForeignKey("campaigns.id"))
+    document: Mapped[str] = mapped_column(String(64))
+    document_type: Mapped[str | None] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)  # every other column
+    created_at: Mapped[created_at]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    campaign: Mapped[Campaign] = relationship()
+
+    @validates("document")
+    def _normalize_document(self, _key: str, value: str) -> str:
+        return normalize_document(value)
+
+
+class Contact(Base):
+    """Someone who writes to us, by channel address (`whatsapp:+573001234567`)."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[intpk]
+    address: Mapped[str] = mapped_column(String(64), unique=True)
+    phone: Mapped[str] = mapped_column(String(32))
+    profile_name: Mapped[str | None] = mapped_column(String(200))
+    channel: Mapped[Channel] = mapped_column(_str_enum(Channel, "channel"))
+    created_at: Mapped[created_at]
+
+
+class Chat(Base):
+    __tablename__ = "chats"
+    __table_args__ = (
+        # At most one open chat per (contact, our number): a new message joins it.
+        Index(
+            "uq_chats_open_contact_number",
+            "contact_id",
+            "number",
+            unique=True,
+            sqlite_where=sql_text("status != 'closed'"),
+            postgresql_where=sql_text("status != 'closed'"),
+        ),
+        # The chat's flow version must exist: chats stay on the version they started with.
+        ForeignKeyConstraint(
+            ["flow_id", "flow_hash"], ["flow_versions.flow_id", "flow_versions.content_hash"]
+        ),
+    )
+
+    id: Mapped[intpk]
+    contact_id: Mapped[int] = mapped_column(IdType, ForeignKey("contacts.id"))
+    number: Mapped[str] = mapped_column(String(64))  # our sender address they wrote to
+    status: Mapped[ChatStatus] = mapped_column(
+        _str_enum(ChatStatus, "status"), default=ChatStatus.BOT
+    )
+    campaign_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("campaigns.id"))
+    customer_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("customers.id"))
+    flow_id: Mapped[str | None] = mapped_column(String(200))
+    flow_hash: Mapped[str | None] = mapped_column(String(64))
+    # The engine's serialised ChatState. Assign a new dict to change it: in-place mutation
+    # of a JSON column is not tracked.
+    bot_state: Mapped[dict[str, Any] | None]
+    wait_deadline: Mapped[datetime | None] = mapped_column(index=True)  # bot's silence deadline
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    queued_at: Mapped[datetime | None]
+    assigned_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    close_reason: Mapped[str | None] = mapped_column(Text)
+    last_customer_message_at: Mapped[datetime | None]
+
+    contact: Mapped[Contact] = relationship()
+    campaign: Mapped[Campaign | None] = relationship()
+    customer: Mapped[Customer | None] = relationship()
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="chat", order_by="Message.id", passive_deletes=True
+    )
+
+
+class Message(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[intpk]
+    chat_id: Mapped[int] = mapped_column(IdType, ForeignKey("chats.id"), index=True)
+    direction: Mapped[Direction] = mapped_column(_str_enum(Direction, "direction"))
+    author: Mapped[Author] = mapped_column(_str_enum(Author, "author"))
+    text: Mapped[str] = mapped_column(Text, default="")
+    media: Mapped[list[dict[str, Any]] | None]
+    # Twilio's MessageSid: unique, so a retried webhook inserts nothing the second time.
+    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[MessageStatus] = mapped_column(_str_enum(MessageStatus, "status"))
+    error_code: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[created_at]
+
+    chat: Mapped[Chat] = relationship(back_populates="messages")
