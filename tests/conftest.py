@@ -37,13 +37,10 @@ TEST_SECRET_KEY = "test-secret-key"
 def unavailable(service: str, url: str, variable: str, error: object) -> NoReturn:
     """Skip (or, with REQUIRE_SERVICES=1, fail) the test: `service` is not reachable."""
     first_line = (str(error).strip().splitlines() or [""])[0]
-    message = (
-        f"{service} not reachable at {redact_url(url)} ({first_line}); "
-        f"set {variable} to a reachable one, or REQUIRE_SERVICES=1 to fail instead of skipping"
-    )
+    message = f"{service} not reachable at {redact_url(url)} ({first_line}); set {variable}"
     if os.environ.get("REQUIRE_SERVICES") == "1":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+        pytest.fail(f"{message} to a reachable one (REQUIRE_SERVICES=1: required)", pytrace=False)
+    pytest.skip(f"{message} to a reachable one, or REQUIRE_SERVICES=1 to fail instead")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -81,7 +78,8 @@ def postgres_url(postgres_admin: Engine) -> Iterator[str]:
     with postgres_admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     url = normalize_url(postgres_admin.url)
-    options = " ".join(filter(None, [url.query.get("options"), f"-csearch_path={schema}"]))
+    given = url.query.get("options", ())
+    options = " ".join([*([given] if isinstance(given, str) else given), f"-csearch_path={schema}"])
     yield url.update_query_dict({"options": options}).render_as_string(hide_password=False)
     with postgres_admin.begin() as conn:
         # A test that leaked a connection holding locks fails here instead of hanging.

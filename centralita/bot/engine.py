@@ -9,7 +9,7 @@ The state passed in is never mutated; the new one is returned in the Turn.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -181,8 +181,7 @@ class Engine:
         if flow is None:
             raise KeyError(f"flow {state.flow!r} version {state.version[:12]} is not loaded")
         # Copy what the run mutates, so the caller's state stays as it was (purity).
-        copy = replace(state, slots=dict(state.slots), stack=list(state.stack))
-        return _Run(self, flow, copy, contact, now, message, campaigns)
+        return _Run(self, flow, state.copy(), contact, now, message, campaigns)
 
 
 class _Run:
@@ -208,21 +207,27 @@ class _Run:
         self.turn = fx.Turn(state)
         self.entered = 0
         self.handoff_reason = "flow"
+        self._context: dict[str, Any] | None = None
 
     # -- context -----------------------------------------------------------------------------
 
     def context(self) -> dict[str, Any]:
+        """What templates see. Built once per event; the parts that steps change are refreshed
+        on every call (cheap), so a template always sees the current slots and customer."""
+        context = self._context
+        if context is None:
+            context = self._context = {
+                "contact": self.contact.as_context(),
+                "message": {"text": self.message.text, "media": list(self.message.media)},
+                "now": self.now,
+            }
         state = self.state
-        return {
-            "contact": self.contact.as_context(),
-            "message": {"text": self.message.text, "media": list(self.message.media)},
-            "slots": state.slots,
-            "customer": state.customer,
-            "campaign": state.campaign,
-            "candidates": state.candidates,
-            "attempt": state.attempts + 1,
-            "now": self.now,
-        }
+        context["slots"] = state.slots
+        context["customer"] = state.customer
+        context["campaign"] = state.campaign
+        context["candidates"] = state.candidates
+        context["attempt"] = state.attempts + 1
+        return context
 
     def render(self, text: Any) -> str:
         return str(text.render(self.state.language, self.context()))

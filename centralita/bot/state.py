@@ -38,6 +38,24 @@ class ChatState:
     campaign: dict[str, Any] | None = None  # {"slug", "name"}
     candidates: list[dict[str, Any]] | None = None
 
+    def copy(self) -> ChatState:
+        """A copy whose mutable parts (slots, stack) can change without touching this one."""
+        return ChatState(
+            self.flow,
+            self.version,
+            self.step,
+            self.status,
+            self.language,
+            list(self.stack),
+            dict(self.slots),
+            self.attempts,
+            self.reminders,
+            self.deadline,
+            self.customer,
+            self.campaign,
+            self.candidates,
+        )
+
     def to_json(self) -> dict[str, Any]:
         """A compact dict: defaults are left out."""
         data: dict[str, Any] = {

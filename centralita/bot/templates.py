@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from jinja2 import ChainableUndefined, nodes
+from jinja2 import ChainableUndefined, Undefined, nodes
 from jinja2.exceptions import TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 # The names templates and conditions may use (flow-dsl.md, "Expressions and templates").
 CONTEXT_NAMES = frozenset(
@@ -32,8 +32,9 @@ def _money(value: Any, symbol: str = "$", decimals: int = 0) -> str:
     return symbol + grouped.replace("\x00", ".")
 
 
-def _make_env() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+def _make_env() -> ImmutableSandboxedEnvironment:
+    # Immutable: a template cannot change slots or the customer (no .update(), .append()...).
+    env = ImmutableSandboxedEnvironment(
         undefined=ChainableUndefined,  # customer.name with no customer renders empty, not a crash
         autoescape=False,
         keep_trailing_newline=False,
@@ -95,7 +96,62 @@ def compile_template(source: str) -> Template:
     """Compile a text; raises jinja2 TemplateError (syntax, unknown filter) for bad ones."""
     if not has_syntax(source):
         return Template(source, None)
-    return Template(source, ENV.from_string(source).render)
+    compiled = ENV.from_string(source)  # also the check: syntax errors, unknown filters
+    fast = _substitution(ENV.parse(source))
+    return Template(source, fast or compiled.render)
+
+
+# Filters that are plain functions of their value (no environment, context or arguments).
+_PLAIN_FILTERS = frozenset({"money", "upper", "lower", "title", "capitalize", "trim"})
+
+
+def _substitution(tree: nodes.Template) -> Callable[[Mapping[str, Any]], str] | None:
+    """Most bot texts only substitute values: `Hola {{ customer.name | title }}`. Rendering
+    those through Jinja's full machinery costs more than the rest of a message's handling, so
+    they get a direct renderer with the same semantics: the sandbox's attribute lookup, an
+    undefined name renders empty, other values through str(). Anything else returns None."""
+    if len(tree.body) != 1 or not isinstance(tree.body[0], nodes.Output):
+        return None
+    parts: list[str | tuple[str, tuple[str, ...], tuple[Callable[[Any], Any], ...]]] = []
+    for node in tree.body[0].nodes:
+        if isinstance(node, nodes.TemplateData):
+            parts.append(node.data)
+            continue
+        filters: list[Callable[[Any], Any]] = []
+        expr: nodes.Node | None = node
+        while isinstance(expr, nodes.Filter):
+            if expr.name not in _PLAIN_FILTERS or expr.args or expr.kwargs:
+                return None
+            if expr.dyn_args or expr.dyn_kwargs:
+                return None
+            filters.insert(0, ENV.filters[expr.name])
+            expr = expr.node
+        attrs: list[str] = []
+        while isinstance(expr, nodes.Getattr):
+            attrs.insert(0, expr.attr)
+            expr = expr.node
+        if not isinstance(expr, nodes.Name):
+            return None
+        parts.append((expr.name, tuple(attrs), tuple(filters)))
+    getattr_ = ENV.getattr
+    undefined = ENV.undefined
+
+    def render(context: Mapping[str, Any]) -> str:
+        out = []
+        for part in parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            name, attrs, filters = part
+            value = context[name] if name in context else undefined(name=name)
+            for attr in attrs:
+                value = getattr_(value, attr)
+            for apply in filters:
+                value = apply(value)
+            out.append("" if isinstance(value, Undefined) else str(value))
+        return "".join(out)
+
+    return render
 
 
 def compile_expression(source: str) -> Expression:

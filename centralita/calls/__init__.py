@@ -1,1 +1,4 @@
-"""Calls and leads: provider-independent call log, post-call outcomes, first-call attempts (built by the calls issue)."""
+"""Calls and leads: a provider-independent call log, post-call outcomes, first-call attempts.
+
+Built by the calls issue.
+"""

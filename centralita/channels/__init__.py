@@ -1,1 +1,4 @@
-"""Twilio channel: webhook parsing and signatures, sending, delivery status, sender health (built by the channel issue)."""
+"""The Twilio channel: webhook parsing and signatures, sending, delivery status, sender health.
+
+Built by the channel issue.
+"""

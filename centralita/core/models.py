@@ -79,7 +79,7 @@ JSONType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postg
 IdType = BigInteger().with_variant(Integer(), "sqlite")
 
 intpk = Annotated[int, mapped_column(IdType, primary_key=True)]
-created_at = Annotated[datetime, mapped_column(default=utcnow)]
+datetime_now = Annotated[datetime, mapped_column(default=utcnow)]
 
 
 class Base(DeclarativeBase):
@@ -161,7 +161,7 @@ class FlowVersion(Base):
     content_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex of `source`
     source: Mapped[str] = mapped_column(Text)  # the YAML as loaded
     path: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[created_at]
+    created_at: Mapped[datetime_now]
 
 
 class Campaign(Base):
@@ -180,7 +180,7 @@ class Campaign(Base):
     close_after_seconds: Mapped[int] = mapped_column(default=86400)
     closing_message: Mapped[str | None] = mapped_column(Text)
     closing_template_sid: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[created_at]
+    created_at: Mapped[datetime_now]
 
 
 _DOCUMENT_NOISE = re.compile(r"[\s.\-]+")
@@ -208,7 +208,7 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(32))
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)  # every other column
-    created_at: Mapped[created_at]
+    created_at: Mapped[datetime_now]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     campaign: Mapped[Campaign] = relationship()
@@ -228,7 +228,7 @@ class Contact(Base):
     phone: Mapped[str] = mapped_column(String(32))
     profile_name: Mapped[str | None] = mapped_column(String(200))
     channel: Mapped[Channel] = mapped_column(_str_enum(Channel, "channel"))
-    created_at: Mapped[created_at]
+    created_at: Mapped[datetime_now]
 
 
 class Chat(Base):
@@ -273,9 +273,7 @@ class Chat(Base):
     contact: Mapped[Contact] = relationship()
     campaign: Mapped[Campaign | None] = relationship()
     customer: Mapped[Customer | None] = relationship()
-    messages: Mapped[list[Message]] = relationship(
-        back_populates="chat", order_by="Message.id", passive_deletes=True
-    )
+    messages: Mapped[list[Message]] = relationship(back_populates="chat", order_by="Message.id")
 
 
 class Message(Base):
@@ -291,6 +289,6 @@ class Message(Base):
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     status: Mapped[MessageStatus] = mapped_column(_str_enum(MessageStatus, "status"))
     error_code: Mapped[str | None] = mapped_column(String(16))
-    created_at: Mapped[created_at]
+    created_at: Mapped[datetime_now]
 
     chat: Mapped[Chat] = relationship(back_populates="messages")

@@ -1,1 +1,4 @@
-"""Routing: campaigns' queues, presence and capacity, assignment policies, timers and closure (built by the routing issue)."""
+"""Routing: campaigns' queues, presence and capacity, assignment policies, timers, closure.
+
+Built by the routing issue.
+"""
