@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
 
     cpu = platform.processor() or platform.machine()
     python = f"{platform.python_implementation()} {platform.python_version()}"
-    print(f"machine: {cpu}, {os.cpu_count()} cores, {python}, {platform.system()} {platform.release()}")
+    system = f"{platform.system()} {platform.release()}"
+    print(f"machine: {cpu}, {os.cpu_count()} cores, {python}, {system}")
     print(
         f"flow: {flow.id} ({len(flow.steps)} steps, version {flow.version[:12]}), "
         f"{len(scripts)} scripted conversations from its tests"

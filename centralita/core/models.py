@@ -5,7 +5,6 @@ Any change here needs a migration in centralita/migrations/versions/ (a test com
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -29,6 +28,8 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import DateTime, TypeDecorator
+
+from centralita.bot.inputs import normalize_document  # one normalisation for store and lookup
 
 # Stable constraint names, so later migrations can alter or drop them by name on both
 # databases (SQLite batch mode needs names to find constraints at all).
@@ -181,14 +182,6 @@ class Campaign(Base):
     closing_message: Mapped[str | None] = mapped_column(Text)
     closing_template_sid: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime_now]
-
-
-_DOCUMENT_NOISE = re.compile(r"[\s.\-]+")
-
-
-def normalize_document(raw: str) -> str:
-    """The form documents are stored and looked up in: `1.234.567-8 ` -> `12345678`."""
-    return _DOCUMENT_NOISE.sub("", raw)
 
 
 class Customer(Base):

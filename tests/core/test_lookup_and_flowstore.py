@@ -1,0 +1,94 @@
+"""The database side of the engine: customer lookup and stored flow versions, on both DBs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from centralita.bot.engine import DirectoryError
+from centralita.bot.loader import FlowLibrary
+from centralita.core.flowstore import StoredFlows, record_version
+from centralita.core.lookup import DatabaseDirectory
+from centralita.core.models import Campaign, Customer, FlowVersion
+
+FLOW = """\
+flow: hello
+start: ask
+steps:
+  ask: {type: ask, text: "¿Documento?", slot: doc}
+  bye: {type: end, text: "{{ greeting }}"}
+"""
+
+
+def _seed(session: Session) -> None:
+    castigada = Campaign(slug="castigada", name="Cartera castigada")
+    ventas = Campaign(slug="ventas", name="Ventas")
+    old = Campaign(slug="vieja", name="Campaña vieja", active=False)
+    session.add_all([castigada, ventas, old])
+    session.flush()
+    session.add_all(
+        [
+            Customer(
+                campaign_id=castigada.id,
+                document="1.012.345.678",
+                name="Ana",
+                extra={"saldo": 150000},
+            ),
+            Customer(campaign_id=ventas.id, document="1012345678", name="Ana P.", extra={}),
+            Customer(campaign_id=old.id, document="1012345678", name="Ana vieja", extra={}),
+            Customer(campaign_id=ventas.id, document="99", name="Bo", extra={}),
+        ]
+    )
+    session.commit()
+
+
+def test_lookup_finds_by_normalised_document_in_active_campaigns(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session:
+        _seed(session)
+    directory = DatabaseDirectory(sessions)
+    found = directory.find("1012345678", None)
+    assert [(r.campaign, r.name) for r in found] == [("castigada", "Ana"), ("ventas", "Ana P.")]
+    assert found[0].fields == {"saldo": 150000}
+    assert found[0].as_context()["saldo"] == 150000
+    # The number's campaigns narrow the search; an inactive campaign never counts.
+    assert [r.campaign for r in directory.find("1.012.345-678", ["ventas", "vieja"])] == ["ventas"]
+    assert directory.find("000", None) == []
+
+
+def test_lookup_failure_is_a_directory_error(tmp_path: Path) -> None:
+    from centralita.core.db import make_engine, session_factory
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")  # no tables: the query fails
+    with pytest.raises(DirectoryError, match="customer lookup failed"):
+        DatabaseDirectory(session_factory(engine)).find("1", None)
+    engine.dispose()
+
+
+def test_versions_are_stored_once_and_served_after_the_file_changes(
+    tmp_path: Path, sessions: sessionmaker[Session], engine: Engine
+) -> None:
+    (tmp_path / "hello.yaml").write_text(FLOW.replace("{{ greeting }}", "Adiós"), encoding="utf-8")
+    library = FlowLibrary(tmp_path)
+    first = library.current("hello")
+    assert first is not None
+    with sessions() as session:
+        record_version(session, first)
+        record_version(session, first)  # idempotent
+        session.commit()
+        count = session.scalar(select(func.count()).select_from(FlowVersion))
+    assert count == 1
+
+    # A new process: only the edited file is on disk, the old version only in the database.
+    (tmp_path / "hello.yaml").write_text(FLOW.replace("{{ greeting }}", "Chao"), encoding="utf-8")
+    stored = StoredFlows(FlowLibrary(tmp_path), sessions)
+    current = stored.current("hello")
+    assert current is not None and current.version != first.version
+    old = stored.version("hello", first.version)
+    assert old is not None and old.version == first.version
+    assert "Adiós" in old.source
+    assert stored.version("hello", "0" * 64) is None
