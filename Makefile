@@ -19,9 +19,12 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(STAMP)
 
+# Until the web inbox lands, the demo is the collections bot in the terminal, with the
+# customers of its flow tests (try document 1.012.345.678, or /help).
 demo: $(STAMP)
 	$(BIN)/centralita db upgrade
 	$(BIN)/centralita validate
+	$(BIN)/centralita simulate cobranza --customers flows/tests/cobranza.yaml
 
 test: $(TEST_STAMP)
 	$(BIN)/ruff check centralita tests benchmarks

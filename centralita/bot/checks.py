@@ -28,7 +28,7 @@ from centralita.bot.templates import (
     parse_template,
     references,
 )
-from centralita.bot.yamlsrc import Document, Path
+from centralita.bot.yamlsrc import Document, Mark, Path
 
 MESSAGE_KEY = re.compile(r"[a-z][a-z0-9_]*\Z")
 WAITING_TYPES = frozenset({"ask", "menu"})
@@ -85,12 +85,11 @@ class FlowChecker:
         severity: Severity = "error",
         *,
         at_key: bool = False,
-        offset: int = 0,
+        mark: Mark | None = None,
     ) -> None:
-        mark = self.doc.key_at(path) if at_key else self.doc.at(path)
-        self.problems.append(
-            Problem(self.file, mark.line + offset, mark.col, message, severity, hint)
-        )
+        if mark is None:
+            mark = self.doc.key_at(path) if at_key else self.doc.at(path)
+        self.problems.append(Problem(self.file, mark.line, mark.col, message, severity, hint))
 
     def run(self) -> tuple[list[Problem], FlowFacts]:
         for path, repeat, first in self.doc.duplicates:
@@ -141,13 +140,12 @@ class FlowChecker:
             else:
                 compile_template(source)
         except TemplateSyntaxError as exc:
-            offset = max((exc.lineno or 1) - 1, 0) if not expression else 0
             kind = "condition" if expression else "template"
             self.report(
                 path,
                 f"invalid {kind}: {exc.message}",
                 _template_hint(exc.message or ""),
-                offset=offset,
+                mark=None if expression else self.template_line(path, source, exc.lineno),
             )
             return
         except TemplateError as exc:
@@ -168,6 +166,17 @@ class FlowChecker:
             )
         for slot in sorted(refs.slots):
             self.facts.slots_read.append((slot, path))
+
+    def template_line(self, path: Path, source: str, lineno: int | None) -> Mark | None:
+        """Where line `lineno` of a template is in the file. Only literal blocks (`|`) keep
+        the template's lines as they are; a quoted or folded text may span fewer lines of
+        the file than it has, so its problems are put at its start."""
+        block = self.doc.blocks.get(path)
+        if block is None or not lineno:
+            return None
+        # An unexpected end is reported past the final newline: keep it on the last line.
+        lineno = min(lineno, source.rstrip("\n").count("\n") + 1)
+        return Mark(block.line + lineno - 1, block.col)
 
     def text(self, path: Path, value: Any) -> None:
         """A text: a template, a catalog key, or {language: template}."""
@@ -261,7 +270,7 @@ class FlowChecker:
 
     def check_step(self, sid: str, step: dict[str, Any]) -> None:
         base: Path = ("steps", sid)
-        kind = step.get("type")
+        kind = _kind(step)
         if "next" in step:
             self.target((*base, "next"), step["next"], "next")
         for key in ("text", "remind"):
@@ -409,7 +418,7 @@ class FlowChecker:
         step = self.steps.get(sid)
         if not isinstance(step, dict):
             return
-        kind = step.get("type")
+        kind = _kind(step)
         if kind in TERMINAL_TYPES:
             return
         explicit = step.get("next")
@@ -493,6 +502,13 @@ class FlowChecker:
             )
 
 
+def _kind(step: dict[str, Any]) -> str | None:
+    """A step's type when it is a string; the schema reports any other value, and a list or a
+    mapping must not crash the set lookups below."""
+    kind = step.get("type")
+    return kind if isinstance(kind, str) else None
+
+
 def _cycles(graph: dict[str, list[str]], order: list[str]) -> Iterator[list[str]]:
     """One cycle per strongly connected group (Kosaraju, iterative), listed in file order."""
     finished: list[str] = []
@@ -534,7 +550,11 @@ def _cycles(graph: dict[str, list[str]], order: list[str]) -> Iterator[list[str]
 
 
 def _template_hint(message: str) -> str | None:
-    if "no filter named" in message:
+    unknown_filter = re.search(r"no filter named '([^']*)'", message, re.IGNORECASE)
+    if unknown_filter:
+        close = difflib.get_close_matches(unknown_filter.group(1), sorted(ENV.filters), n=1)
+        if close:
+            return f"did you mean {close[0]!r}?"
         return "filters available: " + ", ".join(sorted(ENV.filters)[:12]) + ", ..."
     if "unexpected end of template" in message or "unexpected '}'" in message:
         return "check that every {{ has its }} and every {% if %} its {% endif %}"

@@ -34,7 +34,7 @@ from centralita.bot.model import (
     Step,
 )
 from centralita.bot.state import ACTIVE, CLOSED, HANDOFF, ChatState, Frame
-from centralita.bot.templates import Expression, RenderError, Template
+from centralita.bot.templates import Expression, RenderError, Template, base_context
 from centralita.bot.text import contains_phrase, fold, words
 
 MAX_CALL_DEPTH = 5
@@ -216,11 +216,10 @@ class _Run:
         on every call (cheap), so a template always sees the current slots and customer."""
         context = self._context
         if context is None:
-            context = self._context = {
-                "contact": self.contact.as_context(),
-                "message": {"text": self.message.text, "media": list(self.message.media)},
-                "now": self.now,
-            }
+            context = self._context = base_context()
+            context["contact"] = self.contact.as_context()
+            context["message"] = {"text": self.message.text, "media": list(self.message.media)}
+            context["now"] = self.now
         state = self.state
         context["slots"] = state.slots
         context["customer"] = state.customer

@@ -13,7 +13,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from centralita.bot.build import build_flow, content_hash
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 FLOW_SCHEMA = "flow.schema.json"
 MAX_FILE_BYTES = 1_000_000
 _CACHE_SIZE = 256
-_cache: OrderedDict[str, Flow] = OrderedDict()
+_cache: OrderedDict[tuple[str, str], Flow] = OrderedDict()  # (version, file)
 _cache_lock = threading.Lock()
 
 
@@ -108,15 +108,22 @@ def load_text(source: str, file: str) -> Loaded:
 
 def _compiled(doc: Document, file: str, source: str) -> Flow:
     version = content_hash(source)
+    key = (version, file)
     with _cache_lock:
-        cached = _cache.get(version)
+        cached = _cache.get(key)
         if cached is not None:
-            _cache.move_to_end(version)
+            _cache.move_to_end(key)
             return cached
-    flow = build_flow(doc.data, file, source)
-    flow.machine = compile_machine(flow)
+        # The same text under another name (a copy, a rename) shares the compiled steps and
+        # machine, but must still say where it was read from.
+        twin = next((flow for (v, _), flow in _cache.items() if v == version), None)
+    if twin is not None:
+        flow = replace(twin, path=file)
+    else:
+        flow = build_flow(doc.data, file, source)
+        flow.machine = compile_machine(flow)
     with _cache_lock:
-        _cache[version] = flow
+        _cache[key] = flow
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return flow

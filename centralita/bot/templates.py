@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
+import jinja2
 from jinja2 import ChainableUndefined, Undefined, nodes
 from jinja2.exceptions import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from centralita.bot.fastpath import Compiler, Unsupported
 
 # The names templates and conditions may use (flow-dsl.md, "Expressions and templates").
 CONTEXT_NAMES = frozenset(
@@ -44,6 +47,7 @@ def _make_env() -> ImmutableSandboxedEnvironment:
 
 
 ENV = _make_env()
+_FAST = Compiler(ENV)
 
 
 class RenderError(Exception):
@@ -73,11 +77,11 @@ class Expression:
     """A sandboxed Jinja2 expression: a branch condition, or a `set` value kept typed."""
 
     source: str
-    _evaluate: Callable[..., Any]
+    _evaluate: Callable[[Mapping[str, Any]], Any]
 
     def value(self, context: Mapping[str, Any]) -> Any:
         try:
-            result = self._evaluate(**context)
+            result = self._evaluate(context)
         except TemplateError as exc:
             raise RenderError(f"expression {self.source!r}: {exc}") from exc
         except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as exc:
@@ -92,70 +96,66 @@ def has_syntax(source: str) -> bool:
     return "{{" in source or "{%" in source or "{#" in source
 
 
+def base_context() -> dict[str, Any]:
+    """The start of every template context: Jinja's globals (range, dict, ...).
+
+    Templates run with the engine's context dict as their only scope (`shared=True` below),
+    which skips copying globals and variables into a new dict on every render."""
+    return dict(ENV.globals)
+
+
+def _direct(template: jinja2.Template) -> Callable[[Mapping[str, Any]], str]:
+    render_root = template.root_render_func
+    new_context = template.new_context
+
+    def render(context: Mapping[str, Any]) -> str:
+        # shared=True takes the engine's context dict as the scope itself (a dict at run time).
+        return "".join(render_root(new_context(cast("dict[str, Any]", context), shared=True)))
+
+    return render
+
+
 def compile_template(source: str) -> Template:
     """Compile a text; raises jinja2 TemplateError (syntax, unknown filter) for bad ones."""
     if not has_syntax(source):
         return Template(source, None)
     compiled = ENV.from_string(source)  # also the check: syntax errors, unknown filters
-    fast = _substitution(ENV.parse(source))
-    return Template(source, fast or compiled.render)
-
-
-# Filters that are plain functions of their value (no environment, context or arguments).
-_PLAIN_FILTERS = frozenset({"money", "upper", "lower", "title", "capitalize", "trim"})
-
-
-def _substitution(tree: nodes.Template) -> Callable[[Mapping[str, Any]], str] | None:
-    """Most bot texts only substitute values: `Hola {{ customer.name | title }}`. Rendering
-    those through Jinja's full machinery costs more than the rest of a message's handling, so
-    they get a direct renderer with the same semantics: the sandbox's attribute lookup, an
-    undefined name renders empty, other values through str(). Anything else returns None."""
-    if len(tree.body) != 1 or not isinstance(tree.body[0], nodes.Output):
-        return None
-    parts: list[str | tuple[str, tuple[str, ...], tuple[Callable[[Any], Any], ...]]] = []
-    for node in tree.body[0].nodes:
-        if isinstance(node, nodes.TemplateData):
-            parts.append(node.data)
-            continue
-        filters: list[Callable[[Any], Any]] = []
-        expr: nodes.Node | None = node
-        while isinstance(expr, nodes.Filter):
-            if expr.name not in _PLAIN_FILTERS or expr.args or expr.kwargs:
-                return None
-            if expr.dyn_args or expr.dyn_kwargs:
-                return None
-            filters.insert(0, ENV.filters[expr.name])
-            expr = expr.node
-        attrs: list[str] = []
-        while isinstance(expr, nodes.Getattr):
-            attrs.insert(0, expr.attr)
-            expr = expr.node
-        if not isinstance(expr, nodes.Name):
-            return None
-        parts.append((expr.name, tuple(attrs), tuple(filters)))
-    getattr_ = ENV.getattr
-    undefined = ENV.undefined
-
-    def render(context: Mapping[str, Any]) -> str:
-        out = []
-        for part in parts:
-            if isinstance(part, str):
-                out.append(part)
-                continue
-            name, attrs, filters = part
-            value = context[name] if name in context else undefined(name=name)
-            for attr in attrs:
-                value = getattr_(value, attr)
-            for apply in filters:
-                value = apply(value)
-            out.append("" if isinstance(value, Undefined) else str(value))
-        return "".join(out)
-
-    return render
+    try:
+        return Template(source, _FAST.template(ENV.parse(source)))
+    except Unsupported:
+        return Template(source, _direct(compiled))
 
 
 def compile_expression(source: str) -> Expression:
-    return Expression(source, ENV.compile_expression(source))
+    compiled = ENV.compile_expression(source)  # also the check: syntax errors, unknown filters
+    try:
+        fast = _FAST.expr(_expression_node(source))
+        return Expression(source, lambda context: _defined(fast(context)))
+    except Unsupported:
+        pass
+    # Jinja compiles an expression into a template that assigns `result`; running that
+    # template on the shared context directly avoids TemplateExpression's copies per call.
+    template: jinja2.Template = compiled._template
+
+    def evaluate(context: Mapping[str, Any]) -> Any:
+        scope = template.new_context(cast("dict[str, Any]", context), shared=True)
+        for _ in template.root_render_func(scope):
+            pass
+        return _defined(scope.vars["result"])
+
+    return Expression(source, evaluate)
+
+
+def _defined(value: Any) -> Any:
+    # compile_expression's default (undefined_to_none): an undefined result is None.
+    return None if isinstance(value, Undefined) else value
+
+
+def _expression_node(source: str) -> nodes.Expr:
+    tree = parse_expression(source)
+    output = tree.body[0]
+    assert isinstance(output, nodes.Output) and len(output.nodes) == 1
+    return output.nodes[0]
 
 
 def parse_template(source: str) -> nodes.Template:
@@ -176,6 +176,8 @@ class References:
 def references(tree: nodes.Template) -> References:
     """What a parsed template reads, so undefined names are found before a customer sees them."""
     assigned = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    if tree.find(nodes.For) is not None:
+        assigned.add("loop")  # Jinja defines `loop` (loop.index, loop.last...) inside for-loops
     names = {
         n.name for n in tree.find_all(nodes.Name) if n.ctx == "load" and n.name not in assigned
     }

@@ -17,7 +17,7 @@ from typing import Any
 
 from centralita.bot import effects as fx
 from centralita.bot.directory import MemoryDirectory
-from centralita.bot.durations import parse_duration
+from centralita.bot.durations import DurationError, parse_duration
 from centralita.bot.engine import Contact, Engine, Inbound
 from centralita.bot.loader import FlowSet, load_document, read_source
 from centralita.bot.model import FALLBACK_HANDOFF, Flow
@@ -159,6 +159,12 @@ def load_test_file(path: Path, flows: FlowSet) -> tuple[_TestFile | None, list[P
                 file, mark.line, mark.col, f"no valid flow {data['flow']!r} to test", "error", hint
             )
         )
+    # A case may stop inside a called flow, so `step:` may name a step of any of them.
+    known_steps = (
+        {sid for fid in _flow_closure(flows, flow.id) for sid in flows.flows[fid].steps}
+        if flow is not None
+        else set()
+    )
     for path_, step in _steps(data):
         mark = doc.at(path_)
         if isinstance(step.get("bot"), str) and _is_regex(step["bot"]):
@@ -168,12 +174,18 @@ def load_test_file(path: Path, flows: FlowSet) -> tuple[_TestFile | None, list[P
                 problems.append(
                     Problem(file, mark.line, mark.col, f"invalid regular expression: {exc}")
                 )
+        if isinstance(step.get("wait"), str):
+            try:
+                parse_duration(step["wait"])
+            except DurationError as exc:
+                wait = doc.at((*path_, "wait"))
+                problems.append(Problem(file, wait.line, wait.col, str(exc)))
         if (
             isinstance(step.get("step"), str)
             and flow is not None
-            and step["step"] not in flow.steps
+            and step["step"] not in known_steps
         ):
-            close = difflib.get_close_matches(step["step"], list(flow.steps), n=1)
+            close = difflib.get_close_matches(step["step"], sorted(known_steps), n=1)
             advice = f"did you mean {close[0]!r}?" if close else None
             problems.append(
                 Problem(
@@ -185,6 +197,12 @@ def load_test_file(path: Path, flows: FlowSet) -> tuple[_TestFile | None, list[P
                     advice,
                 )
             )
+    rows = data.get("customers")
+    for i, row in enumerate(rows if isinstance(rows, list) else []):
+        if isinstance(row, dict) and not str(row.get("document", "")).strip():
+            # The schema sees a string; lookups need a document in it.
+            mark = doc.at(("customers", i, "document"))
+            problems.append(Problem(file, mark.line, mark.col, "customer has an empty document"))
     if problems or flow is None:
         return None, problems
     directory = MemoryDirectory.from_fixtures(data)

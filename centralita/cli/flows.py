@@ -20,7 +20,7 @@ from centralita.bot.model import Flow
 from centralita.bot.problems import Problem
 from centralita.bot.simulate import Simulator
 from centralita.bot.testing import Report, run_flow_tests
-from centralita.bot.yamlsrc import load
+from centralita.bot.yamlsrc import YamlError, load
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,8 +67,11 @@ def resolve_flow(name: str) -> tuple[Flow | None, FlowSet, list[Problem]]:
         flows, _, problems = load_paths([path.parent])
         single = load_file(path)
         problems = sorted(set(problems) | set(single.problems))
-        flow = single.flow if single.flow is not None and single.flow.id in flows.flows else None
-        return flow, flows, problems
+        # Only run the file if its folder serves it under its id: another file may use the
+        # same id (then the engine, looking flows up by id, would run that one instead).
+        served = flows.current(single.flow.id) if single.flow is not None else None
+        same = served is not None and single.flow is not None and served.path == single.flow.path
+        return (single.flow if same else None), flows, problems
     flows, _, problems = load_paths([flows_dir()])
     return flows.current(name), flows, problems
 
@@ -226,15 +229,24 @@ def simulate(
 
 
 def _directory(path: Path) -> MemoryDirectory:
-    text = path.read_text(encoding="utf-8-sig")
-    if path.suffix in (".yaml", ".yml"):
-        data = load(text).data
-        if not isinstance(data, dict):
-            raise click.ClickException(
-                f"{path}: expected campaigns: and customers: as in a flow test file"
-            )
-        return MemoryDirectory.from_fixtures(data)
-    return MemoryDirectory.from_csv(text)
+    """Customers from a CSV or a flow test file; a file we cannot use is the user's error,
+    said in a sentence, not a crash."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+        if path.suffix in (".yaml", ".yml"):
+            data = load(text).data
+            if not isinstance(data, dict):
+                raise click.ClickException(
+                    f"{path}: expected campaigns: and customers: as in a flow test file"
+                )
+            return MemoryDirectory.from_fixtures(data)
+        return MemoryDirectory.from_csv(text)
+    except YamlError as exc:
+        raise click.ClickException(f"{path}:{exc.line}:{exc.col}: {exc.message}") from exc
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{path}: not valid UTF-8; save it as UTF-8") from exc
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise click.ClickException(f"{path}: cannot read customers: {exc}") from exc
 
 
 @click.command()

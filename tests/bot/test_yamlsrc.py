@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -67,8 +69,8 @@ def test_lookup_on_key_is_read_as_on_not_as_true() -> None:
             type: lookup
             document: "123"
             on: {found: yes_step, not_found: no_step}
-          yes_step: {type: end, text: found}
-          no_step: {type: end, text: missing}
+          yes_step: {type: end, text: "Found you."}
+          no_step: {type: end, text: "Not found."}
         """
     )
     step = flow.steps["find"]
@@ -216,11 +218,22 @@ def test_merge_keys_are_rejected_with_a_hint() -> None:
     assert problem.col == col
 
 
-def test_unsupported_tag_is_located() -> None:
-    text = "flow: f\nstart: s\nsteps:\n  s: !!python/name:os.system {type: end}\n"
+@pytest.mark.parametrize(
+    "step",
+    [
+        "!!python/object:os.system {type: end}",
+        "{type: end, text: !!python/name:os.system x}",
+        "!!set {type: end}",
+        "{type: end, text: !custom hi}",
+    ],
+)
+def test_unsupported_tag_is_located(step: str) -> None:
+    text = f"flow: f\nstart: s\nsteps:\n  s: {step}\n"
     loaded = load(text)
+    assert loaded.flow is None
     [problem] = loaded.problems
     assert problem.line == 4 and "tag" in problem.message
+    assert problem.col == len("  s: ") + 1 + step.index("!")
 
 
 def test_explicit_core_tags_are_honoured() -> None:
@@ -239,7 +252,7 @@ def test_two_documents_in_one_file_are_an_error() -> None:
 
 
 def test_control_character_is_located_on_its_line() -> None:
-    loaded = load("flow: f\nstart: s\nsteps: {s: {type: end, text: \"a\x00b\"}}\n")
+    loaded = load('flow: f\nstart: s\nsteps: {s: {type: end, text: "a\x00b"}}\n')
     [problem] = loaded.problems
     assert problem.line == 3
     assert problem.col == len('steps: {s: {type: end, text: "a') + 1
@@ -269,7 +282,11 @@ def test_list_at_top_level_is_one_located_problem() -> None:
 
 
 def test_non_utf8_file_names_the_bad_line(tmp_path) -> None:
-    path = write(tmp_path, "latin1.yaml", "flow: f\nstart: s\nsteps:\n".encode() + "  s: {type: end, text: año}\n".encode("latin-1"))
+    path = write(
+        tmp_path,
+        "latin1.yaml",
+        b"flow: f\nstart: s\nsteps:\n" + "  s: {type: end, text: año}\n".encode("latin-1"),
+    )
     loaded = load_file(path)
     [problem] = loaded.problems
     assert problem.line == 4
@@ -277,6 +294,41 @@ def test_non_utf8_file_names_the_bad_line(tmp_path) -> None:
 
 
 def test_utf8_bom_is_accepted(tmp_path) -> None:
-    path = write(tmp_path, "bom.yaml", "\ufeffflow: f\nstart: s\nsteps:\n  s: {type: end}\n".encode())
+    path = write(
+        tmp_path, "bom.yaml", "\ufeffflow: f\nstart: s\nsteps:\n  s: {type: end}\n".encode()
+    )
     loaded = load_file(path)
     assert loaded.flow is not None, loaded.problems
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "flow: f\nsteps: " + "[" * 100_000 + "]" * 100_000 + "\n",
+        "flow: f\nsteps:\n  " + "- " * 100_000 + "x\n",
+        "x: " + "{a: " * 100_000 + "1" + "}" * 100_000 + "\n",
+    ],
+    ids=["flow-lists", "block-lists", "flow-mappings"],
+)
+def test_absurd_nesting_is_a_located_error_not_a_crash(tmp_path, text: str) -> None:
+    # libyaml composes recursively in C: without a depth check this kills the process, so the
+    # validator runs in a child process where a crash is a failure, not the end of the run.
+    path = write(tmp_path, "deep.yaml", text.encode())
+    script = (
+        "import sys; from centralita.bot.loader import load_file; from pathlib import Path;"
+        "print('\\n'.join(p.format() for p in load_file(Path(sys.argv[1])).problems))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "nests deeper than" in done.stdout
+    line = int(done.stdout.split(":")[1])
+    assert 1 <= line <= text.count("\n") + 1
+
+
+def test_aliases_cannot_nest_deeper_than_the_limit() -> None:
+    levels = 40
+    text = f"a: &a {'[' * levels}1{']' * levels}\nb: {'[' * levels}*a{']' * levels}\n"
+    [problem] = load(text).problems
+    assert "nests deeper than" in problem.message
