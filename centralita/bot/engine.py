@@ -229,7 +229,7 @@ class _Run:
         return context
 
     def render(self, text: Any) -> str:
-        return str(text.render(self.state.language, self.context()))
+        return text.render(self.state.language, self.context)
 
     def send(self, text: str, media: str | None = None) -> None:
         if text or media:

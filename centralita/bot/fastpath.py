@@ -54,6 +54,7 @@ class Compiler:
     def __init__(self, env: SandboxedEnvironment) -> None:
         self.env = env
         self.getattr = self._make_getattr()
+        self.eval_context = nodes.EvalContext(env)
 
     def _make_getattr(self) -> Callable[[Any, str], Any]:
         """The sandbox's getattr, minus its costly paths for the two commonest cases.
@@ -207,7 +208,18 @@ class Compiler:
 
     def _plain(self, table: Mapping[str, Any], node: nodes._FilterTestCommon) -> Evaluator:
         func = table.get(node.name)
-        if func is None or getattr(func, "jinja_pass_arg", None) is not None:
+        if func is None:
+            raise Unsupported(node.name)
+        # Filters such as first, join or reverse take the environment or the evaluation
+        # context first; both are fixed for our environment. Context-taking ones are left out.
+        passes = getattr(getattr(func, "jinja_pass_arg", None), "name", None)
+        if passes == "environment":
+            lead: tuple[Any, ...] = (self.env,)
+        elif passes == "eval_context":
+            lead = (self.eval_context,)
+        elif passes is None:
+            lead = ()
+        else:
             raise Unsupported(node.name)
         if node.dyn_args is not None or node.dyn_kwargs is not None or node.node is None:
             raise Unsupported("dynamic arguments")
@@ -216,7 +228,10 @@ class Compiler:
         # Filter and test keyword arguments are Keyword nodes (str keys); jinja types them as Pair.
         kwargs = [(str(k.key), self.expr(k.value)) for k in node.kwargs]
         return lambda context: func(
-            value(context), *(a(context) for a in args), **{k: v(context) for k, v in kwargs}
+            *lead,
+            value(context),
+            *(a(context) for a in args),
+            **{k: v(context) for k, v in kwargs},
         )
 
     def _Filter(self, node: nodes.Filter) -> Evaluator:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -23,11 +23,15 @@ class Text:
     variants: Mapping[str, Template]
     default_language: str
 
-    def render(self, language: str, context: Mapping[str, Any]) -> str:
+    def render(self, language: str, context: Callable[[], Mapping[str, Any]]) -> str:
+        """The text in `language` (else the default one); `context` is only called, and the
+        template only rendered, when the variant has template syntax: most texts are constant."""
         variant = self.variants.get(language) or self.variants.get(self.default_language)
         if variant is None:
             variant = next(iter(self.variants.values()))
-        return variant.render(context)
+        if variant.constant:
+            return variant.source
+        return variant.render(context())
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,10 @@ class Template:
     source: str
     _render: Callable[[Mapping[str, Any]], str] | None
 
+    @property
+    def constant(self) -> bool:
+        return self._render is None
+
     def render(self, context: Mapping[str, Any]) -> str:
         if self._render is None:
             return self.source
