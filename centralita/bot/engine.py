@@ -32,6 +32,7 @@ from centralita.bot.model import (
     Say,
     SetValues,
     Step,
+    Text,
 )
 from centralita.bot.state import ACTIVE, CLOSED, HANDOFF, ChatState, Frame
 from centralita.bot.templates import Expression, RenderError, Template, base_context
@@ -228,7 +229,7 @@ class _Run:
         context["attempt"] = state.attempts + 1
         return context
 
-    def render(self, text: Any) -> str:
+    def render(self, text: Text) -> str:
         return text.render(self.state.language, self.context)
 
     def send(self, text: str, media: str | None = None) -> None:
