@@ -31,6 +31,7 @@ from centralita.bot.templates import (
 from centralita.bot.yamlsrc import Document, Mark, Path
 
 MESSAGE_KEY = re.compile(r"[a-z][a-z0-9_]*\Z")
+DURATION_SHAPE = re.compile(r"[0-9]+[smhd]\Z")
 WAITING_TYPES = frozenset({"ask", "menu"})
 TERMINAL_TYPES = frozenset({"handoff", "end"})
 TEXT_KEYS = ("text",)
@@ -217,7 +218,8 @@ class FlowChecker:
                 )
 
     def duration(self, path: Path, value: Any) -> None:
-        if isinstance(value, str):
+        # A malformed duration is already the schema's problem; only say what it cannot: 0m.
+        if isinstance(value, str) and DURATION_SHAPE.match(value):
             try:
                 parse_duration(value)
             except DurationError as exc:

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import Undefined
 
@@ -38,6 +40,8 @@ from centralita.bot.state import ACTIVE, CLOSED, HANDOFF, ChatState, Frame
 from centralita.bot.templates import Expression, RenderError, Template, base_context
 from centralita.bot.text import contains_phrase, fold, words
 
+# Centralita's first users are Colombian call centers; a campaign's own timezone wins.
+DEFAULT_TIMEZONE = "America/Bogota"
 MAX_CALL_DEPTH = 5
 # Steps entered in one turn before the engine calls it a runaway loop (the validator already
 # rejects loops that never wait; this guards against flows that loop through other flows).
@@ -60,9 +64,16 @@ class CustomerRecord:
     name: str | None = None
     phone: str | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)
+    campaign_timezone: str | None = None
 
     def as_context(self) -> dict[str, Any]:
         return {**self.fields, "document": self.document, "name": self.name, "phone": self.phone}
+
+    def campaign_context(self) -> dict[str, Any]:
+        campaign = {"slug": self.campaign, "name": self.campaign_name}
+        if self.campaign_timezone:
+            campaign["timezone"] = self.campaign_timezone
+        return campaign
 
 
 class DirectoryError(Exception):
@@ -104,14 +115,36 @@ class Inbound:
     media: tuple[str, ...] = ()
 
 
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
 class FlowFailure(Exception):
     """A flow cannot go on (missing subflow, too deep, runaway); the chat goes to an agent."""
 
 
 class Engine:
-    def __init__(self, flows: FlowSource, directory: CustomerDirectory | None = None) -> None:
+    def __init__(
+        self,
+        flows: FlowSource,
+        directory: CustomerDirectory | None = None,
+        *,
+        timezone: str = DEFAULT_TIMEZONE,
+    ) -> None:
         self.flows = flows
         self.directory = directory
+        self.timezone = ZoneInfo(timezone)
+
+    def zone(self, campaign: dict[str, Any] | None) -> ZoneInfo:
+        """Where the chat's clock is: its campaign's timezone, else the engine's default."""
+        name = (campaign or {}).get("timezone")
+        if name:
+            try:
+                return _zone(str(name))
+            except (ZoneInfoNotFoundError, ValueError):
+                pass  # an unknown zone in a customer file must not stop the conversation
+        return self.timezone
 
     def start(
         self,
@@ -185,6 +218,9 @@ class Engine:
         return _Run(self, flow, state.copy(), contact, now, message, campaigns)
 
 
+_UNSET = object()
+
+
 class _Run:
     """One event being processed: the working state and the effects so far."""
 
@@ -209,6 +245,7 @@ class _Run:
         self.entered = 0
         self.handoff_reason = "flow"
         self._context: dict[str, Any] | None = None
+        self._context_campaign: Any = _UNSET
 
     # -- context -----------------------------------------------------------------------------
 
@@ -220,13 +257,19 @@ class _Run:
             context = self._context = base_context()
             context["contact"] = self.contact.as_context()
             context["message"] = {"text": self.message.text, "media": list(self.message.media)}
-            context["now"] = self.now
         state = self.state
         context["slots"] = state.slots
         context["customer"] = state.customer
         context["campaign"] = state.campaign
         context["candidates"] = state.candidates
         context["attempt"] = state.attempts + 1
+        context["language"] = state.language
+        if state.campaign is not self._context_campaign:
+            # The campaign decides the timezone of `now` and `today`; refresh when it changes.
+            local = self.now.astimezone(self.engine.zone(state.campaign))
+            context["now"] = local
+            context["today"] = local.date()
+            self._context_campaign = state.campaign
         return context
 
     def render(self, text: Text) -> str:
@@ -366,22 +409,19 @@ class _Run:
         campaigns = tuple(record.campaign for record in found)
         self.turn.effects.append(fx.Lookup(document, outcome, campaigns))
         if outcome == "found":
-            self.select(found[0].campaign, found[0].campaign_name, found[0].as_context())
+            self.select(found[0].campaign_context(), found[0].as_context())
         elif outcome == "ambiguous":
             self.state.candidates = [
-                {
-                    "campaign": {"slug": r.campaign, "name": r.campaign_name},
-                    "customer": r.as_context(),
-                }
-                for r in found
+                {"campaign": r.campaign_context(), "customer": r.as_context()} for r in found
             ]
         return outcome
 
-    def select(self, campaign: str, campaign_name: str, customer: dict[str, Any]) -> None:
+    def select(self, campaign: dict[str, Any], customer: dict[str, Any]) -> None:
         self.state.customer = customer
-        self.state.campaign = {"slug": campaign, "name": campaign_name}
+        self.state.campaign = campaign
         self.state.candidates = None
-        self.turn.effects.append(fx.SelectCustomer(campaign, str(customer.get("document", ""))))
+        document = str(customer.get("document", ""))
+        self.turn.effects.append(fx.SelectCustomer(str(campaign["slug"]), document))
 
     def enter_handoff(self, step: HandoffStep) -> None:
         if step.text:
@@ -423,9 +463,7 @@ class _Run:
         self.state.attempts = 0
         if step.from_candidates:
             candidate = (self.state.candidates or [])[picked]
-            self.select(
-                candidate["campaign"]["slug"], candidate["campaign"]["name"], candidate["customer"]
-            )
+            self.select(candidate["campaign"], candidate["customer"])
             self.go(self.next("next"))
             return
         if step.slot:

@@ -14,7 +14,8 @@ from typing import Any
 
 _DIGITS = re.compile(r"\D+")
 _DOCUMENT_SEPARATORS = re.compile(r"[\s.\-]+")
-_DOCUMENT = re.compile(r"[0-9A-Za-z]{3,20}\Z")
+# 3-20 letters and digits with at least one digit: passports have letters, words are not IDs.
+_DOCUMENT = re.compile(r"(?=[A-Z]*[0-9])[0-9A-Z]{3,20}\Z")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+\Z")
 _PHONE = re.compile(r"\+?[0-9]{7,15}\Z")
 _PHONE_SEPARATORS = re.compile(r"[\s.\-()]+")

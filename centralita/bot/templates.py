@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
@@ -18,21 +19,42 @@ from jinja2.exceptions import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from centralita.bot.fastpath import Compiler, Unsupported
+from centralita.bot.inputs import parse_date, parse_number
 
 # The names templates and conditions may use (flow-dsl.md, "Expressions and templates").
 CONTEXT_NAMES = frozenset(
     {"contact", "message", "slots", "customer", "campaign", "candidates", "attempt", "now"}
+    # Added to the spec's names: the chat's language, and today's date where the chat is.
+    | {"language", "today"}
 )
 
 
 def _money(value: Any, symbol: str = "$", decimals: int = 0) -> str:
-    """150000 -> "$150.000": Latin American grouping with dots, decimals after a comma."""
+    """150000 -> "$150.000": Latin American grouping with dots, decimals after a comma.
+    Text as customer files carry it ("1.250.000", "1250000,50") is read the same way."""
+    if isinstance(value, str):
+        parsed = parse_number(value)
+        if parsed is None:
+            return value
+        value = parsed
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return str(value)
     grouped = f"{amount:,.{decimals}f}".replace(",", "\x00").replace(".", ",")
     return symbol + grouped.replace("\x00", ".")
+
+
+def _as_date(value: Any) -> date | None:
+    """A date from a date, a datetime or text (2026-03-15, 15/03/2026...); None if it is not one.
+    With `today`: `((slots.fecha | as_date) - today).days`."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        return parse_date(value)
+    return None
 
 
 def _make_env() -> ImmutableSandboxedEnvironment:
@@ -43,6 +65,7 @@ def _make_env() -> ImmutableSandboxedEnvironment:
         keep_trailing_newline=False,
     )
     env.filters["money"] = _money
+    env.filters["as_date"] = _as_date
     return env
 
 

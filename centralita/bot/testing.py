@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Any
 from centralita.bot import effects as fx
 from centralita.bot.directory import MemoryDirectory
 from centralita.bot.durations import DurationError, parse_duration
-from centralita.bot.engine import Contact, Engine, Inbound
+from centralita.bot.engine import Contact, CustomerRecord, DirectoryError, Engine, Inbound
 from centralita.bot.loader import FlowSet, load_document, read_source
 from centralita.bot.model import FALLBACK_HANDOFF, Flow
 from centralita.bot.problems import Problem
@@ -217,6 +217,13 @@ def _steps(data: dict[str, Any]) -> Iterable[tuple[YamlPath, dict[str, Any]]]:
                     yield ("cases", c, "steps", s), step
 
 
+class _Unavailable:
+    """The customer databases of a case with `lookup_error: true`: every lookup fails."""
+
+    def find(self, document: str, campaigns: Sequence[str] | None) -> list[CustomerRecord]:
+        raise DirectoryError("the customer databases are unavailable (lookup_error: true)")
+
+
 class _Conversation:
     """One case being played: the chat's state, unread bot messages, and what happened."""
 
@@ -398,13 +405,16 @@ def run_flow_tests(
         if test is None:
             continue
         engine = Engine(flows, test.directory)
+        failing = Engine(flows, _Unavailable())
         report.tested_flows |= _flow_closure(flows, test.flow.id)
         for c, case in enumerate(test.doc.data["cases"]):
             if name_filter and name_filter.lower() not in case["name"].lower():
                 continue
             mark = test.doc.at(("cases", c))
             result = CaseResult(test.file, case["name"], mark.line)
-            conversation = _Conversation(engine, test, case, report)
+            conversation = _Conversation(
+                failing if case.get("lookup_error") else engine, test, case, report
+            )
             try:
                 for s, step in enumerate(case["steps"]):
                     conversation.play(("cases", c, "steps", s), step)

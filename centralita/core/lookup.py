@@ -25,7 +25,7 @@ class DatabaseDirectory:
 
     def find(self, document: str, campaigns: Sequence[str] | None) -> list[CustomerRecord]:
         query = (
-            select(Customer, Campaign.slug, Campaign.name)
+            select(Customer, Campaign.slug, Campaign.name, Campaign.timezone)
             .join(Campaign, Customer.campaign_id == Campaign.id)
             .where(Customer.document == normalize_document(document), Campaign.active.is_(True))
             .order_by(Campaign.slug)
@@ -45,6 +45,7 @@ class DatabaseDirectory:
                 name=customer.name,
                 phone=customer.phone,
                 fields=dict(customer.extra or {}),
+                campaign_timezone=timezone,
             )
-            for customer, slug, name in rows
+            for customer, slug, name, timezone in rows
         ]

@@ -442,3 +442,42 @@ def test_cases_can_stop_inside_a_called_flow_and_coverage_counts_it(tmp_path: Pa
     report = run_flow_tests([path], flows)
     assert report.ok, [r.failure for r in report.results] + report.problems
     assert report.coverage(flows) == [("main", 2, 2, []), ("survey", 2, 2, [])]
+
+
+def test_lookup_error_case_option_makes_every_lookup_fail(tmp_path):
+    from centralita.bot.loader import load_paths
+    from centralita.bot.testing import run_flow_tests
+
+    from .helpers import write
+
+    write(
+        tmp_path / "flows",
+        "f.yaml",
+        """
+        flow: f
+        start: ask
+        steps:
+          ask: {type: ask, text: "Doc", slot: doc}
+          find: {type: lookup, document: "{{ slots.doc }}", on: {found: ok, not_found: ok, error: broken}}
+          ok: {type: end, text: "Listo."}
+          broken: {type: end, text: "Roto."}
+        """,
+    )
+    write(
+        tmp_path / "flows" / "tests",
+        "f.yaml",
+        """
+        flow: f
+        customers: [{campaign: c, document: "1"}]
+        cases:
+          - name: works
+            steps: [{user: hola}, {user: "1"}, {bot: Listo.}]
+          - name: fails
+            lookup_error: true
+            steps: [{user: hola}, {user: "1"}, {bot: Roto.}, {end: true}]
+        """,
+    )
+    flows, _, problems = load_paths([tmp_path / "flows"])
+    report = run_flow_tests([tmp_path / "flows" / "tests"], flows)
+    assert report.ok, [r.failure for r in report.results]
+    assert report.passed == 2
