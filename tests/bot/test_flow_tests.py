@@ -458,7 +458,10 @@ def test_lookup_error_case_option_makes_every_lookup_fail(tmp_path):
         start: ask
         steps:
           ask: {type: ask, text: "Doc", slot: doc}
-          find: {type: lookup, document: "{{ slots.doc }}", on: {found: ok, not_found: ok, error: broken}}
+          find:
+            type: lookup
+            document: "{{ slots.doc }}"
+            on: {found: ok, not_found: ok, error: broken}
           ok: {type: end, text: "Listo."}
           broken: {type: end, text: "Roto."}
         """,
@@ -477,7 +480,7 @@ def test_lookup_error_case_option_makes_every_lookup_fail(tmp_path):
             steps: [{user: hola}, {user: "1"}, {bot: Roto.}, {end: true}]
         """,
     )
-    flows, _, problems = load_paths([tmp_path / "flows"])
+    flows, _, _ = load_paths([tmp_path / "flows"])
     report = run_flow_tests([tmp_path / "flows" / "tests"], flows)
     assert report.ok, [r.failure for r in report.results]
     assert report.passed == 2
