@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--flow", default="cobranza")
     parser.add_argument("--flows-dir", type=Path, default=Path("flows"))
-    parser.add_argument("--seconds", type=float, default=5.0, help="how long to measure")
+    parser.add_argument("--seconds", type=float, default=10.0, help="how long to measure")
+    parser.add_argument("--rounds", type=int, default=5, help="measuring rounds")
     args = parser.parse_args(argv)
 
     flows, _, problems = load_paths([args.flows_dir])
@@ -147,24 +148,30 @@ def main(argv: list[str] | None = None) -> int:
     timings: list[float] = []
     sizes: list[int] = []
     encodings: list[float] = []
+    round_means: list[float] = []
     conversations = 0
     # As a long-running worker would after start-up: compiled flows, caches and imports are
     # permanent, so the collector need not scan them again on every young-generation pass.
     gc.collect()
     gc.freeze()
-    deadline = time.perf_counter() + args.seconds
+    # Several rounds, because a shared 2-core machine is noisy: the median round is what the
+    # target is checked against, the best one shows what the code costs undisturbed.
     wall = time.perf_counter()
-    while time.perf_counter() < deadline:
-        for script in scripts:
-            play(engine, flow.id, script, timings, sizes, encodings)
-            conversations += 1
+    for _ in range(args.rounds):
+        first = len(timings)
+        deadline = time.perf_counter() + args.seconds / args.rounds
+        while time.perf_counter() < deadline:
+            for script in scripts:
+                play(engine, flow.id, script, timings, sizes, encodings)
+                conversations += 1
+        round_means.append(statistics.fmean(timings[first:]) / 1000)
     wall = time.perf_counter() - wall
 
     per_message_us = [t / 1000 for t in timings]
-    mean_us = statistics.fmean(per_message_us)
+    mean_us = statistics.median(round_means)
     quantiles = statistics.quantiles(per_message_us, n=100)
     p50, p99 = quantiles[49], quantiles[98]
-    rate = len(timings) / sum(t / 1e9 for t in timings)
+    rate = 1e6 / mean_us
 
     cpu = platform.processor() or platform.machine()
     python = f"{platform.python_implementation()} {platform.python_version()}"
@@ -179,10 +186,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{cached_ms:.1f} ms"
     )
     print(f"events: {len(timings)} in {conversations} conversations, {wall:.1f} s wall")
-    print(f"throughput: {rate:,.0f} messages/s through the interpreter (one core)")
+    print(f"throughput: {rate:,.0f} messages/s through the interpreter (one core, median round)")
+    rounds = ", ".join(f"{m:.1f}" for m in round_means)
+    print(f"mean µs per message by round: {rounds}")
     print(
-        f"latency per message: mean {mean_us:.1f} µs, p50 {p50:.1f} µs, p99 {p99:.1f} µs "
-        f"(target ≤ {TARGET_US_PER_MESSAGE:.0f} µs mean)"
+        f"latency per message: mean {mean_us:.1f} µs (median round; best {min(round_means):.1f}), "
+        f"p50 {p50:.1f} µs, p99 {p99:.1f} µs (target ≤ {TARGET_US_PER_MESSAGE:.0f} µs mean)"
     )
     print(f"state encoding to JSON: mean {statistics.fmean(encodings) / 1000:.1f} µs per message")
     print(

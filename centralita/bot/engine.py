@@ -526,10 +526,14 @@ def pick_option(step: Menu, labels: list[str], reply: str) -> int | None:
         if folded in (str(i + 1), fold(key), fold(label)):
             return i
     reply_words = words(reply)
+    present = set(reply_words)
     hits = {
         i
         for i, option in enumerate(step.options)
-        if any(contains_phrase(reply_words, m) for m in option.match)
+        if any(
+            (m[0] in present) if len(m) == 1 else contains_phrase(reply_words, m)
+            for m in option.match
+        )
     }
     return hits.pop() if len(hits) == 1 else None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 _DIGITS = re.compile(r"\D+")
@@ -21,7 +21,9 @@ _PHONE = re.compile(r"\+?[0-9]{7,15}\Z")
 _PHONE_SEPARATORS = re.compile(r"[\s.\-()]+")
 _INTEGER = re.compile(r"[-+]?[0-9]+\Z")
 _GROUPED_INTEGER = re.compile(r"[-+]?[0-9]{1,3}([.,][0-9]{3})+\Z")
-_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y")
+_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})\Z")
+# Day first, as written across Latin America; one separator kind per date (15/03-2026 is not).
+_DMY_DATE = re.compile(r"([0-9]{1,2})([/.\-])([0-9]{1,2})\2([0-9]{4}|[0-9]{2})\Z")
 
 NORMALIZERS = ("digits", "lower", "upper", "strip")
 TYPES = ("text", "integer", "number", "email", "date", "document", "phone")
@@ -61,13 +63,22 @@ def parse_number(text: str) -> float | None:
 
 
 def parse_date(text: str) -> date | None:
+    """`2026-03-15`, or day first: `15/03/2026`, `15-03-2026`, `15.03.2026`, `15/03/26`."""
     value = text.strip()
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.strptime(value, fmt).date()
-        except ValueError:
-            continue
-    return None
+    iso = _ISO_DATE.match(value)
+    if iso:
+        year, month, day = iso.groups()
+    else:
+        dmy = _DMY_DATE.match(value)
+        if not dmy:
+            return None
+        day, _, month, year = dmy.groups()
+        if len(year) == 2:
+            year = "20" + year
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:  # 31/02/2026
+        return None
 
 
 @dataclass(frozen=True)
