@@ -6,6 +6,8 @@ import click
 
 from centralita.cli import db as db_commands
 from centralita.cli import flows as flow_commands
+from centralita.cli import numbers as number_commands
+from centralita.cli import runtime_commands
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -16,3 +18,5 @@ def main() -> None:
 
 flow_commands.register(main)
 db_commands.register(main)
+number_commands.register(main)
+runtime_commands.register(main)

@@ -16,11 +16,13 @@ from centralita.core.models import Campaign, Customer
 class DatabaseDirectory:
     """Finds customers by document in active campaigns (`customers.document` is indexed).
 
-    Runs in its own short session so a lookup never holds the message's transaction open
-    longer than the query itself; a database failure becomes the lookup's `error` outcome.
+    Given a session, it reads inside that session's transaction: the message being handled
+    already holds SQLite's write lock, and a second connection would wait for it forever. The
+    query runs in a savepoint so a database error becomes the lookup's `error` outcome without
+    spoiling the message's transaction. Given a sessionmaker, each lookup has its own session.
     """
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: Session | sessionmaker[Session]) -> None:
         self.sessions = sessions
 
     def find(self, document: str, campaigns: Sequence[str] | None) -> list[CustomerRecord]:
@@ -33,8 +35,12 @@ class DatabaseDirectory:
         if campaigns is not None:
             query = query.where(Campaign.slug.in_(list(campaigns)))
         try:
-            with self.sessions() as session:
-                rows = session.execute(query).all()
+            if isinstance(self.sessions, Session):
+                with self.sessions.begin_nested():
+                    rows = self.sessions.execute(query).all()
+            else:
+                with self.sessions() as session:
+                    rows = session.execute(query).all()
         except SQLAlchemyError as exc:
             raise DirectoryError(f"customer lookup failed: {type(exc).__name__}") from exc
         return [

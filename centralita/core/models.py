@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Column,
     Dialect,
     Enum,
     ForeignKey,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -270,7 +272,20 @@ class Chat(Base):
 
 
 class Message(Base):
+    """A message in a chat. Outgoing ones are the outbox: a row first (status `pending`), then
+    a send job; `claimed_at` marks one a job is sending right now, so a sweep can tell a lost
+    job (claimed long ago, no provider sid) from one still on its way."""
+
     __tablename__ = "messages"
+    __table_args__ = (
+        # The outbox sweep: pending outgoing messages whose next attempt is due.
+        Index(
+            "ix_messages_outbox",
+            "next_attempt_at",
+            sqlite_where=sql_text("status = 'pending'"),
+            postgresql_where=sql_text("status = 'pending'"),
+        ),
+    )
 
     id: Mapped[intpk]
     chat_id: Mapped[int] = mapped_column(IdType, ForeignKey("chats.id"), index=True)
@@ -283,5 +298,104 @@ class Message(Base):
     status: Mapped[MessageStatus] = mapped_column(_str_enum(MessageStatus, "status"))
     error_code: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime_now]
+    # Inbound: every parameter Twilio sent, for audit. Outbound: nothing.
+    raw: Mapped[dict[str, Any] | None]
+    # Outbound only. An approved template (Content API) to send instead of free text, for
+    # when WhatsApp's 24-hour customer-service window is closed.
+    template_sid: Mapped[str | None] = mapped_column(String(64))
+    template_variables: Mapped[dict[str, Any] | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]  # when Twilio accepted it
+    failure_reason: Mapped[str | None] = mapped_column(Text)  # why it failed, for people
+    hold_reason: Mapped[str | None] = mapped_column(String(64))  # why it waits (sender paused)
 
     chat: Mapped[Chat] = relationship(back_populates="messages")
+    events: Mapped[list[MessageEvent]] = relationship(
+        back_populates="message", order_by="MessageEvent.id"
+    )
+
+
+class MessageEvent(Base):
+    """One delivery status callback, as received (Twilio may send them out of order)."""
+
+    __tablename__ = "message_events"
+
+    id: Mapped[intpk]
+    message_id: Mapped[int] = mapped_column(IdType, ForeignKey("messages.id"), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    error_code: Mapped[str | None] = mapped_column(String(16))
+    raw: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime_now]
+
+    message: Mapped[Message] = relationship(back_populates="events")
+
+
+sender_number_campaigns = Table(
+    "sender_number_campaigns",
+    Base.metadata,
+    Column("number_id", IdType, ForeignKey("sender_numbers.id"), primary_key=True),
+    Column("campaign_id", IdType, ForeignKey("campaigns.id"), primary_key=True),
+)
+
+
+class RiskLevel(StrEnum):
+    OK = "ok"
+    WATCH = "watch"
+    CRITICAL = "critical"
+
+
+class SenderNumber(Base):
+    """One of our numbers (`whatsapp:+E164` or `+E164` for SMS): the flow that greets whoever
+    writes to it, the campaigns it serves (none: all), and its sending health."""
+
+    __tablename__ = "sender_numbers"
+
+    id: Mapped[intpk]
+    address: Mapped[str] = mapped_column(String(64), unique=True)
+    flow_id: Mapped[str] = mapped_column(String(200))
+    # A template for free-form messages when the 24-hour window is closed ({{1}} = the text).
+    fallback_template_sid: Mapped[str | None] = mapped_column(String(64))
+    rate_limit: Mapped[int] = mapped_column(default=80)  # messages per second
+    risk_level: Mapped[RiskLevel] = mapped_column(
+        _str_enum(RiskLevel, "risk_level"), default=RiskLevel.OK
+    )
+    risk_reasons: Mapped[list[dict[str, Any]] | None]
+    # Set when the risk turns critical: business-initiated sending waits until an admin resumes.
+    paused_at: Mapped[datetime | None]
+    created_at: Mapped[datetime_now]
+
+    campaigns: Mapped[list[Campaign]] = relationship(
+        secondary=sender_number_campaigns, order_by="Campaign.slug"
+    )
+
+
+class OptOut(Base):
+    """A contact who asked not to be written to from one of our numbers (STOP, BAJA, 21610)."""
+
+    __tablename__ = "opt_outs"
+    __table_args__ = (UniqueConstraint("contact_id", "number"),)
+
+    id: Mapped[intpk]
+    contact_id: Mapped[int] = mapped_column(IdType, ForeignKey("contacts.id"))
+    number: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(64))  # the keyword, or `twilio:21610`
+    created_at: Mapped[datetime_now]
+
+
+class Alert(Base):
+    """Something a person must look at. `key` makes each alert happen once (a unique key such
+    as `delivery_failed:message:42`), however many workers notice the same thing."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[intpk]
+    kind: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    chat_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("chats.id"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("campaigns.id"))
+    number: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime_now]
+    resolved_at: Mapped[datetime | None]

@@ -1,28 +1,17 @@
-"""What blueprints share, made once per app by `create_app`: settings, engine, sessions, Redis."""
+"""What blueprints share: the process's Runtime (settings, database, Redis, flows, jobs)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from flask import Flask, current_app
-from redis import Redis
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from centralita.core.settings import Settings
+from centralita.core.runtime import Runtime
 
 EXTENSION_KEY = "centralita"
 
-
-@dataclass(frozen=True)
-class Services:
-    settings: Settings
-    engine: Engine
-    sessions: sessionmaker[Session]
-    redis: Redis | None
+Services = Runtime  # the name blueprints have used since the first one
 
 
-def services(app: Flask | None = None) -> Services:
-    """The app's services: the current app's by default (needs an app or request context)."""
-    found: Services = (app or current_app).extensions[EXTENSION_KEY]
+def services(app: Flask | None = None) -> Runtime:
+    """The app's runtime: the current app's by default (needs an app or request context)."""
+    found: Runtime = (app or current_app).extensions[EXTENSION_KEY]
     return found

@@ -1,0 +1,288 @@
+"""One inbound message, end to end, in one transaction (ARCHITECTURE.md, "One message").
+
+Store the message (its Twilio SID is unique: a retried webhook changes nothing), find or open
+the chat of (contact, our number), let the bot advance, and put its replies in the outbox.
+Only after the commit are the send jobs enqueued: a reply is a row before it is a job.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from centralita.bot import effects as fx
+from centralita.bot.engine import Contact as BotContact
+from centralita.bot.engine import Engine as BotEngine
+from centralita.bot.engine import Inbound
+from centralita.bot.state import ChatState
+from centralita.channels import optout
+from centralita.channels.inbound import InboundMessage
+from centralita.core.alerts import raise_alert
+from centralita.core.flowstore import record_version
+from centralita.core.lookup import DatabaseDirectory
+from centralita.core.models import (
+    Author,
+    Campaign,
+    Channel,
+    Chat,
+    ChatStatus,
+    Contact,
+    Customer,
+    Direction,
+    Message,
+    MessageStatus,
+    SenderNumber,
+    utcnow,
+)
+from centralita.core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# Two first messages of a new contact at the same moment race to create the contact and the
+# chat; the loser's transaction fails on the unique index and is simply run again.
+ATTEMPTS = 3
+
+
+@dataclass
+class Received:
+    outcome: str  # processed | duplicate | rejected
+    chat_id: int | None = None
+    message_id: int | None = None
+    outbox: list[int] = field(default_factory=list)
+
+
+def receive_message(rt: Runtime, inbound: InboundMessage, now: datetime | None = None) -> Received:
+    """Handle one inbound message; enqueue the replies once it is all committed."""
+    now = now or utcnow()
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with rt.sessions.begin() as session:
+                result = _receive(session, rt, inbound, now)
+            break
+        except IntegrityError:
+            if _already_stored(rt, inbound.sid):
+                return Received("duplicate")
+            if attempt == ATTEMPTS:
+                raise
+            log.info("retrying message %s after a concurrent insert", inbound.sid)
+    from centralita.channels.outbox import send_message_job
+
+    for message_id in result.outbox:
+        rt.jobs.enqueue(send_message_job, message_id)
+    return result
+
+
+def _already_stored(rt: Runtime, sid: str) -> bool:
+    with rt.sessions() as session:
+        return session.scalar(select(Message.id).where(Message.provider_sid == sid)) is not None
+
+
+def _receive(session: Session, rt: Runtime, inbound: InboundMessage, now: datetime) -> Received:
+    if session.scalar(select(Message.id).where(Message.provider_sid == inbound.sid)):
+        return Received("duplicate")
+    number = session.scalar(
+        select(SenderNumber)
+        .options(selectinload(SenderNumber.campaigns))
+        .where(SenderNumber.address == inbound.to)
+    )
+    if number is not None:
+        flow_id = number.flow_id
+        campaigns = [c.slug for c in number.campaigns] or None
+    elif rt.settings.default_flow:
+        flow_id, campaigns = rt.settings.default_flow, None
+    else:
+        log.warning(
+            "message %s to %s rejected: not a number added with `numbers add`, and no DEFAULT_FLOW",
+            inbound.sid,
+            inbound.to,
+        )
+        return Received("rejected")
+
+    contact = _contact(session, inbound)
+    chat = session.scalar(
+        select(Chat)
+        .where(
+            Chat.contact_id == contact.id,
+            Chat.number == inbound.to,
+            Chat.status != ChatStatus.CLOSED,
+        )
+        .with_for_update()
+    )
+    if chat is None:
+        chat = Chat(contact_id=contact.id, number=inbound.to, status=ChatStatus.BOT, opened_at=now)
+        session.add(chat)
+        session.flush()
+    message = Message(
+        chat_id=chat.id,
+        direction=Direction.IN,
+        author=Author.CUSTOMER,
+        text=inbound.body,
+        media=[{"url": m.url, "content_type": m.content_type} for m in inbound.media] or None,
+        provider_sid=inbound.sid,
+        status=MessageStatus.RECEIVED,
+        raw=inbound.raw,
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    chat.last_customer_message_at = now
+    result = Received("processed", chat.id, message.id)
+
+    word = optout.keyword(inbound.body)
+    if word is not None:
+        kind, language = word
+        if kind == "stop":
+            optout.opt_out(session, contact.id, inbound.to, source=inbound.body.strip()[:64])
+            result.outbox.append(_reply(session, chat, optout.CONFIRM_STOP[language], now).id)
+            return result
+        if optout.is_opted_out(session, contact.id, inbound.to):
+            optout.opt_in(session, contact.id, inbound.to)
+            result.outbox.append(_reply(session, chat, optout.CONFIRM_START[language], now).id)
+            return result
+
+    if chat.status == ChatStatus.BOT:
+        _advance_bot(session, rt, chat, inbound, flow_id, campaigns, now, result)
+    return result
+
+
+def _contact(session: Session, inbound: InboundMessage) -> Contact:
+    contact = session.scalar(select(Contact).where(Contact.address == inbound.from_))
+    if contact is None:
+        contact = Contact(
+            address=inbound.from_,
+            phone=inbound.from_.split(":", 1)[-1],
+            profile_name=inbound.profile_name or None,
+            channel=Channel(inbound.channel),
+        )
+        session.add(contact)
+        session.flush()
+    elif inbound.profile_name and contact.profile_name != inbound.profile_name:
+        contact.profile_name = inbound.profile_name  # people rename themselves on WhatsApp
+    return contact
+
+
+def _reply(
+    session: Session, chat: Chat, text: str, now: datetime, media: str | None = None
+) -> Message:
+    message = Message(
+        chat_id=chat.id,
+        direction=Direction.OUT,
+        author=Author.BOT,
+        text=text,
+        media=[{"url": media}] if media else None,
+        status=MessageStatus.PENDING,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def _advance_bot(
+    session: Session,
+    rt: Runtime,
+    chat: Chat,
+    inbound: InboundMessage,
+    flow_id: str,
+    campaigns: list[str] | None,
+    now: datetime,
+    result: Received,
+) -> None:
+    bot = BotEngine(rt.flows, DatabaseDirectory(session))
+    who = BotContact(inbound.from_, inbound.profile_name)
+    said = Inbound(inbound.text, tuple(m.url for m in inbound.media))
+    if chat.bot_state is None:
+        flow = rt.flows.current(flow_id)
+        if flow is None:
+            log.error("flow %r is not loaded: chat %s goes to an agent", flow_id, chat.id)
+            raise_alert(
+                session,
+                "flow_missing",
+                f"flow_missing:{chat.id}",
+                chat_id=chat.id,
+                number=chat.number,
+                details={"flow": flow_id},
+            )
+            _queue(chat, None, now)
+            return
+        record_version(session, flow)
+        chat.flow_id, chat.flow_hash = flow.id, flow.version
+        turn = bot.start(flow_id, who, now, message=said, campaigns=campaigns)
+    else:
+        state = ChatState.from_json(chat.bot_state)
+        turn = bot.receive(state, said, who, now, campaigns=campaigns)
+    apply_turn(session, rt, chat, turn, now, result)
+
+
+def apply_turn(
+    session: Session, rt: Runtime, chat: Chat, turn: fx.Turn, now: datetime, result: Received
+) -> None:
+    """Carry out the engine's effects on the chat, and store its new state."""
+    state: ChatState = turn.state
+    for flow_id, version in {
+        (state.flow, state.version),
+        *((f.flow, f.version) for f in state.stack),
+    }:
+        flow = rt.flows.version(flow_id, version)
+        if flow is not None:
+            record_version(session, flow)  # a subflow's version, so a restart can resume it
+    for effect in turn.effects:
+        if isinstance(effect, fx.Send):
+            result.outbox.append(_reply(session, chat, effect.text, now, effect.media).id)
+        elif isinstance(effect, fx.SelectCustomer):
+            campaign = session.scalar(select(Campaign).where(Campaign.slug == effect.campaign))
+            if campaign is not None:
+                chat.campaign_id = campaign.id
+                chat.customer_id = session.scalar(
+                    select(Customer.id).where(
+                        Customer.campaign_id == campaign.id, Customer.document == effect.document
+                    )
+                )
+        elif isinstance(effect, fx.Handoff):
+            _queue(chat, _campaign_id(session, effect.campaign) if effect.campaign else None, now)
+        elif isinstance(effect, fx.Close):
+            chat.status = ChatStatus.CLOSED
+            chat.closed_at = now
+            chat.close_reason = effect.reason
+            if effect.text:
+                result.outbox.append(_reply(session, chat, effect.text, now).id)
+        elif isinstance(effect, fx.FlowError):
+            log.error(
+                "flow %s failed at %s in chat %s: %s",
+                effect.flow,
+                effect.step,
+                chat.id,
+                effect.message,
+            )
+            raise_alert(
+                session,
+                "flow_error",
+                f"flow_error:{chat.id}:{now.isoformat()}",
+                chat_id=chat.id,
+                campaign_id=chat.campaign_id,
+                number=chat.number,
+                details={"flow": effect.flow, "step": effect.step, "error": effect.message},
+            )
+    chat.bot_state = state.to_json()
+    chat.wait_deadline = (
+        datetime.fromtimestamp(state.deadline, UTC) if state.deadline is not None else None
+    )
+
+
+def _campaign_id(session: Session, slug: str) -> int | None:
+    return session.scalar(select(Campaign.id).where(Campaign.slug == slug))
+
+
+def _queue(chat: Chat, campaign_id: int | None, now: datetime) -> None:
+    """Hand the chat to the humans' queue; the router (routing/) takes it from there."""
+    chat.status = ChatStatus.WAITING_QUEUE
+    chat.queued_at = now
+    chat.wait_deadline = None
+    if campaign_id is not None and chat.campaign_id is None:
+        chat.campaign_id = campaign_id

@@ -1,0 +1,109 @@
+"""Background jobs: RQ on Redis when REDIS_URL is set, a thread in this process otherwise.
+
+Jobs are importable functions that take plain ids and reload their rows (RQ's advice), so
+either runner can carry them. Work that must not be lost is a database row before it is a job:
+a job that never runs (Redis down, process killed) is found again by the sweep, so enqueueing
+is best effort and never fails the transaction that produced the work.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, Protocol
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "centralita"
+JOB_TIMEOUT = 120  # seconds; a send or a PDF that takes longer is stuck, not slow
+
+
+class Jobs(Protocol):
+    def enqueue(self, func: Callable[..., Any], *args: Any, delay: float = 0.0) -> None: ...
+
+
+class InlineJobs:
+    """Runs each job at once, in the caller's thread: tests and scripts that want results now.
+    Delayed jobs (retries, rate limits) are only recorded in `delayed`, never run: a test
+    decides when time passes, e.g. by calling the job itself."""
+
+    def __init__(self) -> None:
+        self.delayed: list[tuple[Callable[..., Any], tuple[Any, ...], float]] = []
+
+    def enqueue(self, func: Callable[..., Any], *args: Any, delay: float = 0.0) -> None:
+        if delay > 0:
+            self.delayed.append((func, args, delay))
+            return
+        try:
+            func(*args)
+        except Exception:
+            log.exception("job %s%r failed", func.__name__, args)
+
+
+class ThreadJobs:
+    """One background thread running jobs in order, for `demo` and `serve` without Redis.
+
+    A delayed job waits on a timer thread. Jobs lost when the process stops are recovered by
+    the sweep from their rows, as with RQ."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="centralita-jobs", daemon=True)
+        self._thread.start()
+
+    def enqueue(self, func: Callable[..., Any], *args: Any, delay: float = 0.0) -> None:
+        if delay > 0:
+            timer = threading.Timer(delay, self._queue.put, args=((func, args),))
+            timer.daemon = True
+            timer.start()
+        else:
+            self._queue.put((func, args))
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            func, args = item
+            try:
+                func(*args)
+            except Exception:
+                log.exception("job %s%r failed", func.__name__, args)
+            finally:
+                self._queue.task_done()
+
+    def join(self) -> None:
+        """Wait until every job queued so far has run (tests)."""
+        self._queue.join()
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=5)
+
+
+class RQJobs:
+    """RQ with the JSON serializer: jobs carry ids, never pickled objects."""
+
+    def __init__(self, redis: Redis) -> None:
+        from rq import Queue
+        from rq.serializers import JSONSerializer
+
+        self.queue = Queue(QUEUE_NAME, connection=redis, serializer=JSONSerializer)
+
+    def enqueue(self, func: Callable[..., Any], *args: Any, delay: float = 0.0) -> None:
+        try:
+            if delay > 0:
+                self.queue.enqueue_in(
+                    timedelta(seconds=delay), func, *args, job_timeout=JOB_TIMEOUT
+                )
+            else:
+                self.queue.enqueue(func, *args, job_timeout=JOB_TIMEOUT)
+        except RedisError as exc:
+            # The row is committed; the sweep will enqueue it again once Redis is back.
+            log.warning("could not enqueue %s%r: %s", func.__name__, args, exc)
