@@ -14,6 +14,8 @@ from centralita.core.sweep import sweep
 
 def register(group: click.Group) -> None:
     group.add_command(sweep_command)
+    group.add_command(serve)
+    group.add_command(worker)
 
 
 def _runtime() -> Runtime:
@@ -57,3 +59,45 @@ def sweep_command(now_text: str | None) -> None:
     click.echo(f"sweep as of {now.isoformat()}")
     for line in report.lines():
         click.echo(f"  {line}")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Web processes (gunicorn). More processes behind a load balancer scale out.",
+)
+def serve(host: str, port: int, workers: int) -> None:
+    """The web server: Twilio webhooks, the API and the inbox (gunicorn)."""
+    try:
+        Settings.from_env()  # fail here, readably, rather than in every worker
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    from centralita.web.server import run
+
+    run(host, port, workers)
+
+
+@click.command()
+@click.option(
+    "--sweep-every",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(1, 3600),
+    help="Seconds between sweeps of the timers.",
+)
+@click.option("--burst", is_flag=True, help="Run the jobs queued now, then exit (tests, cron).")
+def worker(sweep_every: float, burst: bool) -> None:
+    """An RQ worker for background jobs that also runs the periodic sweep (needs REDIS_URL)."""
+    rt = _runtime()
+    if rt.redis is None:
+        raise click.ClickException(
+            "the worker needs REDIS_URL; without Redis, `centralita serve` runs jobs itself"
+        )
+    from centralita.core.worker import run_worker
+
+    run_worker(rt, sweep_every=sweep_every, burst=burst)

@@ -33,8 +33,13 @@ class BackgroundServer:
         self.host = host
         self.port = self._server.server_port
         self.base_url = f"http://{host}:{self.port}"
+        # serve_forever checks for shutdown every poll_interval: the default 0.5 s would be
+        # the cost of every stop().
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"server:{self.port}", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name=f"server:{self.port}",
+            daemon=True,
         )
         self._thread.start()
         self._stopped = False
