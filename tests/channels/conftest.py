@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 from flask import Flask, request
+from werkzeug.datastructures import MultiDict
 
 from centralita.channels.twilio_client import Client, make_client
 from centralita.devtools.fake_twilio import FakeTwilio
@@ -25,13 +26,12 @@ class Received:
 
     url: str
     path: str
-    form: dict[str, list[str]]
+    form: MultiDict[str, str]  # as `request.form`: what the signature check gets
     signature: str | None
     idempotency_token: str | None
 
     def param(self, name: str) -> str | None:
-        values = self.form.get(name)
-        return values[0] if values else None
+        return self.form.get(name)
 
 
 class Receiver:
@@ -55,7 +55,7 @@ class Receiver:
                 Received(
                     url=request.url,
                     path=request.path,
-                    form={name: request.form.getlist(name) for name in request.form},
+                    form=request.form.copy(),
                     signature=request.headers.get("X-Twilio-Signature"),
                     idempotency_token=request.headers.get("I-Twilio-Idempotency-Token"),
                 )

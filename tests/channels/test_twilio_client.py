@@ -140,7 +140,9 @@ def test_a_rejection_for_some_times_then_acceptance(twilio: Client, fake: FakeTw
     outcomes = []
     for _ in range(3):
         try:
-            outcomes.append(send_message(twilio, from_=SMS_SENDER, to=SMS_CUSTOMER, body="x").status)
+            outcomes.append(
+                send_message(twilio, from_=SMS_SENDER, to=SMS_CUSTOMER, body="x").status
+            )
         except TwilioRestException as exc:
             outcomes.append(exc.code)
 
@@ -202,9 +204,7 @@ def test_media_only_message(twilio: Client, fake: FakeTwilio) -> None:
     assert fake.message(sent.sid).media_urls == urls
 
 
-def test_template_message_sends_content_sid_and_variables(
-    twilio: Client, fake: FakeTwilio
-) -> None:
+def test_template_message_sends_content_sid_and_variables(twilio: Client, fake: FakeTwilio) -> None:
     sent = send_message(
         twilio,
         from_=WHATSAPP_SENDER,
@@ -223,9 +223,7 @@ def test_send_message_needs_a_sender(twilio: Client) -> None:
         send_message(twilio, from_=None, to=SMS_CUSTOMER, body="hola")
 
 
-def test_region_hosts_are_redirected_too(
-    fake: FakeTwilio, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_region_hosts_are_redirected_too(fake: FakeTwilio, monkeypatch: pytest.MonkeyPatch) -> None:
     # TWILIO_REGION makes the library call api.ie1.twilio.com; the base URL still wins.
     monkeypatch.setenv("TWILIO_REGION", "ie1")
     client = make_client(fake.account_sid, fake.auth_token, fake.base_url)
