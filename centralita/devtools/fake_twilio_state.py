@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
 import time
 import uuid
@@ -22,6 +23,8 @@ from typing import Any, Final
 from requests import RequestException, Session
 
 from centralita.channels.twilio_client import compute_signature
+
+log = logging.getLogger(__name__)
 
 API_VERSION: Final = "2010-04-01"
 # Twilio retries a callback that failed to connect or got a 5xx; the fake does it this often.
@@ -465,7 +468,15 @@ class FakeTwilioState:
     def _run(self) -> None:
         with Session() as session:
             while (job := self._next_job()) is not None:
-                self._process(job, session)
+                try:
+                    self._process(job, session)
+                except Exception:
+                    # The worker's job boundary: one bad job must neither stop the callbacks
+                    # after it nor leave flush() waiting.
+                    log.exception("fake Twilio: status callback for %s failed", job.message_sid)
+                    with self._cond:
+                        if job.generation == self._generation:
+                            self._settle()
 
     def _process(self, job: _Job, session: Session) -> None:
         with self._cond:
