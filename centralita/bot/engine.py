@@ -8,7 +8,7 @@ The state passed in is never mutated; the new one is returned in the Turn.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -181,9 +181,9 @@ class Engine:
             return fx.Turn(state)
         step = run.flow.steps.get(run.state.step)
         if isinstance(step, Ask):
-            run.answer_ask(step)
+            run.guarded(run.answer_ask, step)
         elif isinstance(step, Menu):
-            run.answer_menu(step)
+            run.guarded(run.answer_menu, step)
         return run.turn
 
     def tick(
@@ -198,7 +198,7 @@ class Engine:
         run = self._resume(state, contact, now, Inbound(), campaigns)
         if run is None or state.deadline is None or now.timestamp() < state.deadline:
             return run.turn if run else fx.Turn(state)
-        run.silence()
+        run.guarded(run.silence)
         return run.turn
 
     def _resume(
@@ -296,6 +296,14 @@ class _Run:
                 self.state.step = step_id
                 self.turn.trace.append((self.flow.id, step_id))
                 step_id = self.enter(self.flow.steps[step_id])
+        except (RenderError, FlowFailure) as exc:
+            self.fail(str(exc))
+
+    def guarded(self, action: Callable[..., None], *args: Any) -> None:
+        """Run an answer or a tick so that a failing template or flow hands the chat to a
+        person instead of escaping the engine (a webhook would answer 500, Twilio retry)."""
+        try:
+            action(*args)
         except (RenderError, FlowFailure) as exc:
             self.fail(str(exc))
 
@@ -517,13 +525,17 @@ class _Run:
 
 
 def pick_option(step: Menu, labels: list[str], reply: str) -> int | None:
-    """The option a reply picks: its number, key or label, else a single option's match word."""
+    """The option a reply picks: its key or label, else its number in the list, else a single
+    option's match word. Keys come before numbers: with keys 2 and 1, "1" is the key 1."""
     folded = fold(reply)
     if not folded:
         return None
     for i, label in enumerate(labels):
         key = step.options[i].key if i < len(step.options) else ""
-        if folded in (str(i + 1), fold(key), fold(label)):
+        if folded in (fold(key), fold(label)):
+            return i
+    for i in range(len(labels)):
+        if folded == str(i + 1):
             return i
     reply_words = words(reply)
     present = set(reply_words)

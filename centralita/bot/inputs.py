@@ -19,8 +19,12 @@ _DOCUMENT = re.compile(r"(?=[A-Z]*[0-9])[0-9A-Z]{3,20}\Z")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+\Z")
 _PHONE = re.compile(r"\+?[0-9]{7,15}\Z")
 _PHONE_SEPARATORS = re.compile(r"[\s.\-()]+")
-_INTEGER = re.compile(r"[-+]?[0-9]+\Z")
-_GROUPED_INTEGER = re.compile(r"[-+]?[0-9]{1,3}([.,][0-9]{3})+\Z")
+# Bounded: Python refuses to turn more than 4,300 digits into an int, and no amount a customer
+# types needs more than 18.
+_INTEGER = re.compile(r"[-+]?[0-9]{1,18}\Z")
+_GROUPED_INTEGER = re.compile(r"[-+]?[0-9]{1,3}([.,][0-9]{3}){1,5}\Z")
+# Longer than any WhatsApp message: refused before any pattern runs on it.
+MAX_REPLY = 4096
 _ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})\Z")
 # Day first, as written across Latin America; one separator kind per date (15/03-2026 is not).
 _DMY_DATE = re.compile(r"([0-9]{1,2})([/.\-])([0-9]{1,2})\2([0-9]{4}|[0-9]{2})\Z")
@@ -139,12 +143,15 @@ def _typed(text: str, kind: str) -> Checked:
 
 def check(text: str, rules: Rules) -> Checked:
     """Normalise, then apply type, pattern, bounds, lengths and choices, in that order."""
+    if len(text) > MAX_REPLY:
+        return Checked(False, None, f"longer than {MAX_REPLY} characters")
     text = _normalize(text, rules.normalize)
     typed = _typed(text, rules.type)
     if not typed.ok:
         return typed
     value = typed.value
-    shown = str(value)
+    # The value as text, for pattern and lengths: 50000, not 50000.0.
+    shown = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
     if rules.pattern is not None and not rules.pattern.fullmatch(shown):
         return Checked(False, value, "does not match the pattern")
     if rules.min is not None and value < rules.min:

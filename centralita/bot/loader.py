@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -164,6 +165,10 @@ class FlowSet:
         self.flows[flow.id] = flow
         self.versions[(flow.id, flow.version)] = flow
 
+    def remember(self, flow: Flow) -> None:
+        """Keep an old version reachable (for chats on it) without making it current."""
+        self.versions[(flow.id, flow.version)] = flow
+
     def current(self, flow_id: str) -> Flow | None:
         return self.flows.get(flow_id)
 
@@ -292,13 +297,24 @@ class FlowLibrary(FlowSet):
     """The flows of FLOWS_DIR, reloaded when files change. An invalid edit never replaces a
     valid flow: the previous version keeps serving and the problems are logged."""
 
+    # How often `maybe_refresh` looks at the files: edits show within a second, and a busy
+    # server does not stat the folder on every message.
+    CHECK_EVERY = 1.0
+
     def __init__(self, directory: Path) -> None:
         super().__init__()
         self.directory = directory
         self.problems: list[Problem] = []
         self._stamps: dict[Path, tuple[float, int]] = {}
         self._lock = threading.Lock()
+        self._checked = 0.0
         self.refresh(force=True)
+
+    def maybe_refresh(self) -> None:
+        now = time.monotonic()
+        if now - self._checked >= self.CHECK_EVERY:
+            self._checked = now
+            self.refresh()
 
     def _stamp(self) -> dict[Path, tuple[float, int]]:
         files, _ = flow_files([self.directory])
@@ -317,9 +333,14 @@ class FlowLibrary(FlowSet):
         if not force and stamps == self._stamps:
             return False
         with self._lock:
-            loaded_set, _, problems = load_paths([self.directory])
+            loaded_set, loaded, problems = load_paths([self.directory])
             for flow in loaded_set.flows.values():
                 self.add(flow)
+            # A flow whose file is gone stops greeting new chats; chats already on it keep
+            # their version. A file that is there but invalid keeps its last valid version.
+            on_disk = {item.facts.flow_id for item in loaded if item.facts and item.facts.flow_id}
+            for flow_id in [f for f in self.flows if f not in on_disk]:
+                del self.flows[flow_id]
             for problem in problems:
                 if problem.severity == "error":
                     log.warning("flow not reloaded: %s", problem.format())

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from centralita.bot.loader import FlowLibrary, load_text
 from centralita.bot.model import Flow
+from centralita.core.db import READ_ONLY
 from centralita.core.models import FlowVersion
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class StoredFlows:
         self.sessions = sessions
 
     def current(self, flow_id: str) -> Flow | None:
+        self.library.maybe_refresh()  # FLOWS_DIR is hot-reloaded
         return self.library.current(flow_id)
 
     def version(self, flow_id: str, version: str) -> Flow | None:
@@ -55,6 +57,9 @@ class StoredFlows:
         if flow is not None:
             return flow
         with self.sessions() as session:
+            # Read-only: called while the message's transaction holds SQLite's write lock, and
+            # a read (WAL) need not wait for it, where a BEGIN IMMEDIATE would.
+            session.connection(execution_options={READ_ONLY: True})
             row = session.scalar(
                 select(FlowVersion).where(
                     FlowVersion.flow_id == flow_id, FlowVersion.content_hash == version
@@ -67,5 +72,5 @@ class StoredFlows:
             # It was valid when stored; a stricter validator may now refuse it. Say so loudly.
             log.error("stored flow %s@%s no longer validates", flow_id, version[:12])
             return None
-        self.library.versions[(flow_id, version)] = loaded.flow
+        self.library.remember(loaded.flow)
         return loaded.flow

@@ -92,3 +92,48 @@ def test_versions_are_stored_once_and_served_after_the_file_changes(
     assert old is not None and old.version == first.version
     assert "Adiós" in old.source
     assert stored.version("hello", "0" * 64) is None
+
+
+def test_flows_dir_is_hot_reloaded_and_an_invalid_edit_keeps_the_valid_flow(
+    tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    path = tmp_path / "hello.yaml"
+    path.write_text(FLOW.replace("{{ greeting }}", "Adiós"), encoding="utf-8")
+    stored = StoredFlows(FlowLibrary(tmp_path), sessions)
+    stored.library.CHECK_EVERY = 0.0
+    first = stored.current("hello")
+    assert first is not None
+
+    path.write_text(FLOW.replace("{{ greeting }}", "Chao, amigo"), encoding="utf-8")
+    edited = stored.current("hello")
+    assert edited is not None and edited.version != first.version
+    assert stored.version("hello", first.version) is first  # chats on it keep it
+
+    path.write_text(FLOW.replace("start: ask", "start: nowhere"), encoding="utf-8")
+    assert stored.current("hello") is edited  # the broken edit does not replace it
+    assert any("nowhere" in p.message for p in stored.library.problems)
+
+    path.unlink()
+    assert stored.current("hello") is None  # no file: no new chats on it
+    assert stored.version("hello", edited.version) is edited
+
+
+def test_an_old_version_is_read_while_a_message_holds_the_write_lock(
+    tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    import time
+
+    (tmp_path / "hello.yaml").write_text(FLOW.replace("{{ greeting }}", "Uno"), encoding="utf-8")
+    first = FlowLibrary(tmp_path).current("hello")
+    assert first is not None
+    with sessions.begin() as session:
+        record_version(session, first)
+    (tmp_path / "hello.yaml").write_text(FLOW.replace("{{ greeting }}", "Dos"), encoding="utf-8")
+    stored = StoredFlows(FlowLibrary(tmp_path), sessions)  # a restarted process
+    with sessions.begin() as writer:
+        writer.add(Campaign(slug="lock", name="Holds the write lock"))
+        writer.flush()
+        began = time.monotonic()
+        old = stored.version("hello", first.version)
+        assert time.monotonic() - began < 2.0  # no wait for the busy timeout
+    assert old is not None and "Uno" in old.source
