@@ -135,7 +135,13 @@ def load_file(path: Path, file: str | None = None) -> Loaded:
     source, problems = read_source(path, name)
     if source is None:
         return Loaded(name, None, problems)
-    return load_text(source, name)
+    try:
+        return load_text(source, name)
+    except (RecursionError, MemoryError, OverflowError, ValueError) as exc:
+        # The specific checks give located messages; this is the net under them, so one
+        # pathological file never stops the others from being checked or served.
+        message = f"cannot check this file: {type(exc).__name__}: {str(exc)[:200]}"
+        return Loaded(name, None, [Problem(name, 1, 1, message, "error", "simplify the file")])
 
 
 def flow_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
@@ -278,13 +284,23 @@ def _reaches(calls: dict[str, set[str]], start: str, goal: str) -> bool:
     return False
 
 
-def load_paths(paths: Iterable[Path]) -> tuple[FlowSet, list[Loaded], list[Problem]]:
-    """Load every flow file under `paths`; a flow with problems is left out of the set."""
+def load_paths(
+    paths: Iterable[Path], *, context: Iterable[Path] = ()
+) -> tuple[FlowSet, list[Loaded], list[Problem]]:
+    """Load every flow file under `paths`; a flow with problems is left out of the set.
+
+    `context`: more files or folders whose flows the named ones may call or share slots with
+    (validating one file of a folder), loaded for the checks across flows but whose own
+    problems are not reported."""
     files, problems = flow_files(paths)
+    named = {f.resolve() for f in files}
+    extra, _ = flow_files(context)
     loaded = [load_file(f) for f in files]
-    problems.extend(p for item in loaded for p in item.problems)
+    loaded += [load_file(f) for f in dict.fromkeys(extra) if f.resolve() not in named]
+    reported = {str(f) for f in files}
+    problems.extend(p for item in loaded if item.file in reported for p in item.problems)
     set_problems = check_set(loaded)
-    problems.extend(set_problems)
+    problems.extend(p for p in set_problems if p.file in reported)
     broken = {p.file for p in set_problems if p.severity == "error"}
     flows = FlowSet()
     for item in loaded:

@@ -116,6 +116,20 @@ class _TestFile:
     doc: Document
     flow: Flow
     directory: MemoryDirectory
+    lines: list[str]
+
+    def written(self, path: YamlPath, value: Any) -> str:
+        """A customer's text as written in the file: `user: 150.000` is "150.000", not the
+        float YAML reads, and `user: 0123` keeps its zero."""
+        if isinstance(value, str):
+            return value
+        mark = self.doc.at(path)
+        if not 0 < mark.line <= len(self.lines):
+            return str(value)
+        token = self.lines[mark.line - 1][mark.col - 1 :]
+        for end in (" #", ",", "}", "]"):
+            token = token.split(end, 1)[0]
+        return token.strip() or str(value)
 
 
 def _is_regex(expected: str) -> bool:
@@ -206,7 +220,7 @@ def load_test_file(path: Path, flows: FlowSet) -> tuple[_TestFile | None, list[P
     if problems or flow is None:
         return None, problems
     directory = MemoryDirectory.from_fixtures(data)
-    return _TestFile(file, doc, flow, directory), []
+    return _TestFile(file, doc, flow, directory, source.splitlines()), []
 
 
 def _steps(data: dict[str, Any]) -> Iterable[tuple[YamlPath, dict[str, Any]]]:
@@ -282,7 +296,7 @@ class _Conversation:
         getattr(self, f"do_{kind}")(path, value)
 
     def do_user(self, path: YamlPath, value: Any) -> None:
-        text = str(value)
+        text = self.test.written((*path, "user"), value)
         self.pending.clear()
         self.transcript.append(f"customer: {text}")
         if self.state is None or self.state.status == CLOSED:

@@ -15,7 +15,7 @@ import click
 from centralita.bot.directory import MemoryDirectory
 from centralita.bot.engine import Contact
 from centralita.bot.graph import mermaid
-from centralita.bot.loader import FlowSet, load_file, load_paths
+from centralita.bot.loader import FlowSet, flow_files, load_file, load_paths
 from centralita.bot.model import Flow
 from centralita.bot.problems import Problem
 from centralita.bot.simulate import Simulator
@@ -92,7 +92,11 @@ def register(group: click.Group) -> None:
 def validate(paths: tuple[Path, ...], fmt: str) -> None:
     """Check flow files (default: FLOWS_DIR). One line per problem: FILE:LINE:COL: message."""
     targets = list(paths) or [flows_dir()]
-    flows, loaded, problems = load_paths(targets)
+    # A file is checked with its folder's flows around it: the flows it calls, the slots
+    # they set. Only the named files' problems are reported.
+    context = sorted({p.parent for p in targets if p.is_file()})
+    flows, loaded, problems = load_paths(targets, context=context)
+    loaded = [item for item in loaded if item.file in {str(p) for p in _named(targets)}]
     errors = [p for p in problems if p.severity == "error"]
     if fmt == "json":
         click.echo(
@@ -113,6 +117,11 @@ def validate(paths: tuple[Path, ...], fmt: str) -> None:
         summary = f"{len(loaded)} file(s) checked: {len(errors)} error(s), {warnings} warning(s)"
         click.echo(_color(summary, "red" if errors else "green"), err=True)
     sys.exit(1 if errors else 0)
+
+
+def _named(targets: list[Path]) -> list[Path]:
+    files, _ = flow_files(targets)
+    return files
 
 
 def _print_report(report: Report, flows: FlowSet) -> None:

@@ -205,3 +205,26 @@ def test_summary_counts(runner: CliRunner, tmp_path: Path) -> None:
     errors = sum(1 for *_, severity, _ in parsed(result.stdout) if severity == "error")
     warnings = sum(1 for *_, severity, _ in parsed(result.stdout) if severity == "warning")
     assert f"2 file(s) checked: {errors} error(s), {warnings} warning(s)" in result.stderr
+
+
+def test_validating_one_file_sees_the_flows_of_its_folder(tmp_path):
+    from click.testing import CliRunner
+
+    from centralita.cli import main
+
+    (tmp_path / "main.yaml").write_text(
+        "flow: main\nstart: call\nsteps:\n"
+        "  call: {type: flow, flow: sub, next: show}\n"
+        '  show: {type: end, text: "{{ slots.doc }}"}\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "sub.yaml").write_text(
+        'flow: sub\nstart: ask\nsteps:\n  ask: {type: ask, text: "Doc", slot: doc}\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "broken.yaml").write_text("flow: broken\nstart: nowhere\nsteps: {}\n", "utf-8")
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "main.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "broken.yaml" not in result.output  # only the named file's problems
+    everything = CliRunner().invoke(main, ["validate", str(tmp_path)])
+    assert everything.exit_code == 1 and "broken.yaml" in everything.output
