@@ -21,9 +21,11 @@ from centralita.bot.model import RETURN
 from centralita.bot.problems import Problem, Severity
 from centralita.bot.templates import (
     CONTEXT_NAMES,
-    ENV,
+    GLOBAL_NAMES,
     compile_expression,
     compile_template,
+    filter_names,
+    has_syntax,
     parse_expression,
     parse_template,
     references,
@@ -61,6 +63,7 @@ class FlowChecker:
         raw_steps = self.data.get("steps")
         self.steps: dict[str, Any] = raw_steps if isinstance(raw_steps, dict) else {}
         self.order = list(self.steps)
+        self.position = {sid: i for i, sid in enumerate(self.order)}
         messages = self.data.get("messages")
         self.messages: dict[str, Any] = messages if isinstance(messages, dict) else {}
         language = self.data.get("language", "es")
@@ -119,7 +122,7 @@ class FlowChecker:
     # -- helpers -----------------------------------------------------------------------------
 
     def fallthrough(self, step_id: str) -> str:
-        index = self.order.index(step_id)
+        index = self.position[step_id]
         return self.order[index + 1] if index + 1 < len(self.order) else RETURN
 
     def target(self, path: Path, value: Any, what: str) -> None:
@@ -134,36 +137,58 @@ class FlowChecker:
             return
         if not isinstance(source, str):
             return
+        kind = "condition" if expression else "template"
+        if not expression and not has_syntax(source):
+            try:  # a constant text: nothing to parse, only its length to check
+                compile_template(source)
+            except TemplateError as exc:
+                self.report(path, f"invalid {kind}: {exc}")
+            return
         try:
             tree = parse_expression(source) if expression else parse_template(source)
             if expression:
                 compile_expression(source)
             else:
                 compile_template(source)
+            refs = references(tree)
         except TemplateSyntaxError as exc:
-            kind = "condition" if expression else "template"
             self.report(
                 path,
                 f"invalid {kind}: {exc.message}",
                 _template_hint(exc.message or ""),
-                mark=None if expression else self.template_line(path, source, exc.lineno),
+                mark=self.template_line(path, source, exc.lineno),
             )
             return
         except TemplateError as exc:
-            kind = "condition" if expression else "template"
-            self.report(path, f"invalid {kind}: {exc}", _template_hint(str(exc)))
+            self.report(
+                path,
+                f"invalid {kind}: {exc}",
+                _template_hint(str(exc)),
+                mark=self.template_line(path, source, getattr(exc, "lineno", None)),
+            )
             return
-        refs = references(tree)
-        unknown = sorted(refs.names - CONTEXT_NAMES - set(ENV.globals))
-        for name in unknown:
-            close = difflib.get_close_matches(name, sorted(CONTEXT_NAMES), n=1)
+        except RecursionError:  # the templates module turns these into limits; belt and braces
+            self.report(path, f"invalid {kind}: {kind} too deeply nested")
+            return
+        except MemoryError:
+            self.report(path, f"invalid {kind}: {kind} too large")
+            return
+        known = CONTEXT_NAMES | GLOBAL_NAMES
+        for name in sorted(refs.names - known):
+            close = difflib.get_close_matches(name, sorted(known), n=1)
             hint = (
                 f"did you mean {close[0]!r}?"
                 if close
-                else "known names: " + ", ".join(sorted(CONTEXT_NAMES))
+                else "known names: "
+                + ", ".join(sorted(CONTEXT_NAMES))
+                + "; and "
+                + ", ".join(sorted(GLOBAL_NAMES))
             )
             self.report(
-                path, f"unknown name {name!r} in {'condition' if expression else 'template'}", hint
+                path,
+                f"unknown name {name!r} in {kind}",
+                hint,
+                mark=self.template_line(path, source, refs.lines.get(name)),
             )
         for slot in sorted(refs.slots):
             self.facts.slots_read.append((slot, path))
@@ -490,7 +515,7 @@ class FlowChecker:
         }
         graph = {sid: [n for n in self.successors(sid) if n in moving] for sid in moving}
         reported: set[frozenset[str]] = set()
-        for cycle in _cycles(graph, self.order):
+        for cycle in _cycles(graph, self.position):
             members = frozenset(cycle)
             if members in reported:
                 continue
@@ -511,7 +536,7 @@ def _kind(step: dict[str, Any]) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-def _cycles(graph: dict[str, list[str]], order: list[str]) -> Iterator[list[str]]:
+def _cycles(graph: dict[str, list[str]], position: dict[str, int]) -> Iterator[list[str]]:
     """One cycle per strongly connected group (Kosaraju, iterative), listed in file order."""
     finished: list[str] = []
     seen: set[str] = set()
@@ -548,16 +573,17 @@ def _cycles(graph: dict[str, list[str]], order: list[str]) -> Iterator[list[str]
                     assigned.add(parent)
                     todo.append(parent)
         if len(group) > 1 or root in graph[root]:
-            yield sorted(group, key=order.index)
+            yield sorted(group, key=position.__getitem__)
 
 
 def _template_hint(message: str) -> str | None:
     unknown_filter = re.search(r"no filter named '([^']*)'", message, re.IGNORECASE)
     if unknown_filter:
-        close = difflib.get_close_matches(unknown_filter.group(1), sorted(ENV.filters), n=1)
+        names = filter_names()
+        close = difflib.get_close_matches(unknown_filter.group(1), names, n=1)
         if close:
             return f"did you mean {close[0]!r}?"
-        return "filters available: " + ", ".join(sorted(ENV.filters)[:12]) + ", ..."
+        return "filters available: " + ", ".join(names[:12]) + ", ..."
     if "unexpected end of template" in message or "unexpected '}'" in message:
         return "check that every {{ has its }} and every {% if %} its {% endif %}"
     return None

@@ -6,19 +6,22 @@ Flow authors mostly write substitutions (`{{ customer.name | title }}`), simple 
 and conditions such as `(customer.dias_mora | int) >= 90 and contact.phone.startswith('+57')`.
 This module compiles those ASTs, as Jinja parsed them, into closures with the same semantics
 as Jinja's generated code in our sandboxed environment: attribute and item access through the
-sandbox, method calls only when the sandbox deems them safe, plain filters and tests. Anything
-else (loops, `set`, macros, `**`, str.format...) raises Unsupported and the caller keeps the
-full Jinja path, so the fast path never changes what a flow can do.
+sandbox, method calls only when the sandbox deems them safe, plain filters and tests, and the
+environment's intercepted operators through its call_binop. Anything else (loops, `set`,
+macros, str.format...) raises Unsupported and the caller keeps the full Jinja path, so the fast
+path never changes what a flow can do. The caller's Guards apply the same resource limits as
+its Jinja environment to what the fast path builds: literals, `~`, method calls, the output.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context as JinjaContext
 from jinja2.sandbox import SandboxedEnvironment
 
 Context = Mapping[str, Any]
@@ -31,6 +34,7 @@ _BINARY: dict[type[nodes.Node], Callable[[Any, Any], Any]] = {
     nodes.Div: operator.truediv,
     nodes.FloorDiv: operator.floordiv,
     nodes.Mod: operator.mod,
+    nodes.Pow: operator.pow,
 }
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "eq": operator.eq,
@@ -50,9 +54,35 @@ class Unsupported(Exception):
     """This AST uses something outside the fast subset."""
 
 
+class Guards:
+    """Checks on what a template builds; these let everything through (see templates.py)."""
+
+    def value(self, value: Any) -> Any:
+        """A list, tuple or dict the template built from a literal."""
+        return value
+
+    def text(self, value: str) -> str:
+        """A text the template built with `~`."""
+        return value
+
+    def call(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """A method call the sandbox allows."""
+        return func(*args, **kwargs)
+
+    def output(self, text: str) -> str:
+        """The whole rendered text."""
+        return text
+
+    def binop(self, operator: str) -> Callable[[Any, Any], Any] | None:
+        """The environment's call_binop for `operator`, as a function of the two operands (it
+        must do what call_binop does); None: call call_binop."""
+        return None
+
+
 class Compiler:
-    def __init__(self, env: SandboxedEnvironment) -> None:
+    def __init__(self, env: SandboxedEnvironment, guards: Guards | None = None) -> None:
         self.env = env
+        self.guards = guards or Guards()
         self.getattr = self._make_getattr()
         self.eval_context = nodes.EvalContext(env)
 
@@ -68,7 +98,8 @@ class Compiler:
         slow = env.getattr
         undefined = env.undefined
         dict_names = frozenset(dir(dict))
-        str_verdicts: dict[str, bool] = {}
+        # str.format and format_map are only safe as the sandbox wraps them: never cached.
+        str_verdicts: dict[str, bool] = dict.fromkeys(_FORMAT_METHODS, False)
 
         def get(obj: Any, attr: str) -> Any:
             kind = type(obj)
@@ -127,17 +158,35 @@ class Compiler:
         target, key, getitem = self.expr(node.node), self.expr(node.arg), self.env.getitem
         return lambda context: getitem(target(context), key(context))
 
+    def _constant(self, node: nodes.Expr) -> bool:
+        try:
+            node.as_const(self.eval_context)
+        except nodes.Impossible:
+            return False
+        return True
+
     def _List(self, node: nodes.List) -> Evaluator:
         items = [self.expr(item) for item in node.items]
-        return lambda context: [item(context) for item in items]
+        if self._constant(node):  # only as big as its source: nothing to check
+            return lambda context: [item(context) for item in items]
+        check = self.guards.value
+        return lambda context: check([item(context) for item in items])
 
     def _Tuple(self, node: nodes.Tuple) -> Evaluator:
+        if node.ctx != "load":
+            raise Unsupported("store")
         items = [self.expr(item) for item in node.items]
-        return lambda context: tuple(item(context) for item in items)
+        if self._constant(node):
+            return lambda context: tuple(item(context) for item in items)
+        check = self.guards.value
+        return lambda context: check(tuple(item(context) for item in items))
 
     def _Dict(self, node: nodes.Dict) -> Evaluator:
         pairs = [(self.expr(pair.key), self.expr(pair.value)) for pair in node.items]
-        return lambda context: {key(context): value(context) for key, value in pairs}
+        if self._constant(node):
+            return lambda context: {key(context): value(context) for key, value in pairs}
+        check = self.guards.value
+        return lambda context: check({key(context): value(context) for key, value in pairs})
 
     def _And(self, node: nodes.And) -> Evaluator:
         left, right = self.expr(node.left), self.expr(node.right)
@@ -160,17 +209,25 @@ class Compiler:
         return lambda context: +inner(context)
 
     def _binary(self, node: nodes.BinExpr) -> Evaluator:
-        if node.operator in self.env.intercepted_binops:
-            raise Unsupported("intercepted operator")
-        op = _BINARY[type(node)]
         left, right = self.expr(node.left), self.expr(node.right)
+        if node.operator in self.env.intercepted_binops:
+            # As Jinja's generated code does: the environment performs (and limits) them.
+            direct = self.guards.binop(node.operator)
+            if direct is not None:
+                return lambda context: direct(left(context), right(context))
+            call_binop, name = self.env.call_binop, node.operator
+            return lambda context: call_binop(
+                cast(JinjaContext, context), name, left(context), right(context)
+            )
+        op = _BINARY[type(node)]
         return lambda context: op(left(context), right(context))
 
-    _Add = _Sub = _Mul = _Div = _FloorDiv = _Mod = _binary
+    _Add = _Sub = _Mul = _Div = _FloorDiv = _Mod = _Pow = _binary
 
     def _Concat(self, node: nodes.Concat) -> Evaluator:
         parts = [self.expr(item) for item in node.nodes]
-        return lambda context: "".join(str(part(context)) for part in parts)
+        check = self.guards.text
+        return lambda context: check("".join(str(part(context)) for part in parts))
 
     def _Compare(self, node: nodes.Compare) -> Evaluator:
         first = self.expr(node.expr)
@@ -251,24 +308,34 @@ class Compiler:
         args = [self.expr(a) for a in node.args]
         kwargs = [(k.key, self.expr(k.value)) for k in node.kwargs]
         is_safe = self.env.is_safe_callable
+        guarded = self.guards.call
 
         def call(context: Context) -> Any:
             func = method(context)
             if not is_safe(func):
                 raise SecurityError(f"{func!r} is not safely callable")
-            return func(*(a(context) for a in args), **{k: v(context) for k, v in kwargs})
+            return guarded(
+                func, tuple([a(context) for a in args]), {k: v(context) for k, v in kwargs}
+            )
 
-        return call
+        def call_bare(context: Context) -> Any:  # the usual `.split()`, `.upper()`
+            func = method(context)
+            if not is_safe(func):
+                raise SecurityError(f"{func!r} is not safely callable")
+            return guarded(func, (), {})
+
+        return call if args or kwargs else call_bare
 
     # -- templates ---------------------------------------------------------------------------
 
     def template(self, tree: nodes.Template) -> Callable[[Context], str]:
         body = self._body(tree.body)
+        check = self.guards.output
 
         def render(context: Context) -> str:
             out: list[str] = []
             body(context, out)
-            return "".join(out)
+            return check("".join(out))
 
         return render
 

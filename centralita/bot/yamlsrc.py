@@ -33,6 +33,8 @@ _INF = re.compile(r"[-+]?\.(inf|Inf|INF)\Z")
 _NAN = re.compile(r"\.(nan|NaN|NAN)\Z")
 
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Python refuses to convert longer decimal texts to int (sys.get_int_max_str_digits()).
+_MAX_INT_DIGITS = 4_300
 
 
 # The tag we give untagged plain scalars, so that `!!str 12` (explicitly a string) can be told
@@ -117,7 +119,10 @@ def resolve_scalar(node: yaml.ScalarNode) -> Any:
     if value in ("false", "False", "FALSE"):
         return False
     if _INT.match(value):
-        return int(value)
+        try:
+            return int(value)
+        except ValueError:  # more digits than Python converts (4,300): keep the text as written
+            return value
     if _OCT.match(value):
         return int(value[2:], 8)
     if _HEX.match(value):
@@ -136,6 +141,13 @@ def _explicit_tag(node: yaml.ScalarNode) -> Any:
     value = node.value
     try:
         if tag == "tag:yaml.org,2002:int":
+            if len(value) > _MAX_INT_DIGITS:
+                mark = _mark(node)
+                raise YamlError(
+                    f"integer with {len(value):,} digits: the limit is {_MAX_INT_DIGITS:,}",
+                    mark.line,
+                    mark.col,
+                )
             return int(value, 0)
         if tag == "tag:yaml.org,2002:float":
             return float(value)
@@ -208,11 +220,13 @@ class _Builder:
         raise YamlError("unsupported YAML node", mark.line, mark.col)
 
     def _block_start(self, node: yaml.ScalarNode) -> Mark:
+        """Where line 1 of a literal block's value is: the line after the `|` indicator (a
+        leading blank line is part of the value), at the block's indentation, which its first
+        line with text sets."""
         line = node.start_mark.line + 2  # the line after the `|` indicator
         for text in self.lines[line - 1 :]:
             if text.strip():
                 return Mark(line, len(text) - len(text.lstrip(" ")) + 1)
-            break
         return Mark(line, node.start_mark.column + 1)
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:

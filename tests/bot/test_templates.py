@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
+from jinja2 import ChainableUndefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from centralita.bot import effects as fx
 from centralita.bot.templates import ENV, RenderError, compile_template
@@ -67,6 +69,28 @@ TEMPLATES = [
     "{{ customer.name.upper() }}",
     "{{ slots.none.upper() }}",
     "{{ slots.n > slots.ghost }}",
+    # Operators the environment intercepts to limit them, and filters and methods it caps:
+    # the fast path and Jinja's generated code both go through the same checks.
+    "{{ 2 ** slots.n }} {{ slots.n ** 2 ** 2 }} {{ slots.f ** 2 }} {{ slots.n ** -1 }}",
+    "{{ slots.s + '!' }} {{ slots.nums + [4] }} {{ slots.nums * 2 }} {{ 3 * slots.s }}",
+    "{{ '%05.1f' % slots.f }} {{ '%(a)s' % {'a': slots.n} }} {{ slots.n % 4 }}",
+    "{{ '{:>6}|{:.2f}'.format(slots.n, slots.f) }} {{ '{a}'.format_map({'a': slots.s}) }}",
+    "{{ slots.s.ljust(14, '.') }}|{{ slots.s.center(15) }}|{{ slots.s.zfill(14) }}",
+    "{{ slots.s.replace('o', '0') }} {{ ', '.join(slots.nums | map('string')) }}",
+    "{{ slots.s.encode('utf-8') }} {{ slots.s.expandtabs(4) }}",
+    "{{ slots.s | center(20) }}|{{ slots.s | indent(2, true) }}|{{ slots.s | wordwrap(5) }}",
+    "{{ slots.s | truncate(9) }} {{ '%s=%d' | format('n', slots.n) }}",
+    "{{ slots.nums | batch(2, 0) | list }} {{ slots.nums | slice(2) | list }}",
+    "{{ slots.f | round(2, 'floor') }} {{ slots.d | tojson }} {{ slots.d | pprint }}",
+    "{{ slots.nums | join(', ') }} {{ slots.s | replace(' ', '_') }} {{ slots.d | string }}",
+    "{% for i in range(3) %}{{ i }}{% endfor %} {{ namespace(a=slots.n).a }}",
+    "{% for k, v in slots.d | dictsort %}{{ k }}={{ v }};{% else %}nada{% endfor %}",
+    "{% macro m(x) %}<{{ x }}>{% endmacro %}{{ m(slots.n) }}",
+    "{% set t %}{{ slots.s }}!{% endset %}{{ t }}",
+    "{{ [slots.n, [slots.s]] }} {{ {'k': slots.nums} }} {{ (slots.nums, slots.s) }}",
+    "{% set ns = namespace(t='') %}{% for c in slots.nums %}{% set ns.t = ns.t ~ c %}{% endfor %}"
+    "{{ ns.t }}",
+    "{% for x in [slots.nums] recursive %}[{{ x if x is number else loop(x) }}]{% endfor %}",
 ]
 
 CONDITIONS = [
@@ -87,6 +111,11 @@ CONDITIONS = [
     "(slots.f | round) >= 2",
     "slots.nums | select('odd') | list | length == 2",
     "slots.n / slots.zero",
+    "slots.n ** 2 > 40",
+    "slots.s + 'x' == 'Bogotá D.C.x'",
+    "'%d' % slots.n == '7'",
+    "(slots.nums * 2) | length == 6",
+    "[slots.n, slots.s] | length == 2",
 ]
 
 
@@ -191,3 +220,25 @@ def test_money_formats_latin_american_amounts() -> None:
         "{{ 150000 | money }} {{ 1234.5 | money(decimals=2) }} {{ 5 | money('USD ') }}"
     ).render
     assert render() == "$150.000 $1.234,50 USD 5"
+
+
+# Jinja's sandbox as it comes, with no limits: what the limits must never change for texts and
+# conditions that stay within them.
+UNLIMITED = ImmutableSandboxedEnvironment(undefined=ChainableUndefined, autoescape=False)
+UNLIMITED.filters["money"] = ENV.filters["money"]
+UNLIMITED.filters["as_date"] = ENV.filters["as_date"]
+
+
+@pytest.mark.parametrize("slots", SLOT_SETS, ids=["values", "empties"])
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_limits_do_not_change_what_jinja_renders(template: str, slots: dict[str, Any]) -> None:
+    expected = outcome(lambda: UNLIMITED.from_string(template).render(reference_context(slots)))
+    assert engine_text(template, slots) == expected
+
+
+@pytest.mark.parametrize("slots", SLOT_SETS, ids=["values", "empties"])
+@pytest.mark.parametrize("condition", CONDITIONS)
+def test_limits_do_not_change_what_conditions_say(condition: str, slots: dict[str, Any]) -> None:
+    context = reference_context(slots)
+    expected = outcome(lambda: bool(UNLIMITED.compile_expression(condition)(**context)))
+    assert engine_condition(condition, slots) == expected

@@ -332,3 +332,53 @@ def test_aliases_cannot_nest_deeper_than_the_limit() -> None:
     text = f"a: &a {'[' * levels}1{']' * levels}\nb: {'[' * levels}*a{']' * levels}\n"
     [problem] = load(text).problems
     assert "nests deeper than" in problem.message
+
+
+def test_an_integer_too_long_for_python_is_kept_as_written() -> None:
+    digits = "9" * 5000
+    doc = yamlsrc.load(f"a: {digits}\nb: -{digits}\nc: 12\n")
+    assert doc.data == {"a": digits, "b": f"-{digits}", "c": 12}
+    assert doc.values[("c",)] == yamlsrc.Mark(3, 4)
+
+
+def test_a_huge_integer_in_a_flow_is_a_problem_not_a_crash() -> None:
+    text = (
+        f"flow: f\nstart: s\nsettings: {{max_attempts: {'9' * 5000}}}\nsteps:\n  s: {{type: end}}\n"
+    )
+    problems = load(text).problems
+    assert problem_at(problems, 3, "max_attempts must be a whole number, not a text")
+
+
+def test_an_explicit_huge_integer_is_a_located_error() -> None:
+    with pytest.raises(YamlError) as failure:
+        yamlsrc.load(f"a: 1\nb: !!int {'9' * 5000}\n")
+    assert (failure.value.line, failure.value.col) == (2, 4)
+    assert "the limit is 4,300" in failure.value.message
+
+
+def test_a_literal_block_starting_with_a_blank_line_maps_its_lines() -> None:
+    doc = yamlsrc.load("a:\n  b: |\n\n      first\n      second\n  c: 1\n")
+    assert doc.data == {"a": {"b": "\nfirst\nsecond\n", "c": 1}}
+    # Line 1 of the value is the blank line after `|`; the block's indentation is column 7.
+    assert doc.blocks[("a", "b")] == yamlsrc.Mark(3, 7)
+    assert doc.values[("a", "c")] == yamlsrc.Mark(6, 6)
+    assert doc.keys[("a", "c")] == yamlsrc.Mark(6, 3)
+
+
+def test_a_template_error_in_a_block_with_a_leading_blank_line_is_located() -> None:
+    text = """
+        flow: f
+        start: s
+        steps:
+          s:
+            type: say
+            text: |
+
+              Hola.
+              Tu saldo: {{ customer.balance | money( }}
+            next: bye
+          bye: {type: end}
+        """
+    problems = load(text).problems
+    line, col = pos(text, "Tu saldo")
+    assert problem_at(problems, line, "invalid template").col == col
