@@ -1,0 +1,428 @@
+"""Assign a waiting chat to the best eligible agent of its campaign, inside the caller's
+transaction, race-free, with a row in the assignment log.
+
+Eligible: an active agent who serves the chat's campaign, is available (online, heartbeat in
+the last 90 s), holds fewer open chats than their capacity counting every campaign, and has
+received fewer chats from the router in the last minute than the campaign's cap.
+
+How it stays correct with many assigners at once (web workers handing off, sweeps draining):
+
+- The chat row is locked first (`FOR NO KEY UPDATE`) and must still be `waiting_queue`: two
+  assigners of one chat take turns, and the second finds it assigned. Never two agents.
+- Then the chosen agent's row is locked, and their load counted again *after* the lock, in a
+  new statement (READ COMMITTED gives each statement a fresh snapshot; a count in the
+  locking statement itself could miss an assignment committed while it waited). Whoever
+  gives an agent a chat holds that lock until commit, so the count cannot move under us:
+  never over capacity.
+- Agents are locked with `SKIP LOCKED`, best-ranked first: concurrent assigners of one
+  campaign each take a different agent (the next best) instead of queueing behind one lock,
+  which is both faster and what a fair sequential router would have done. Only when every
+  better agent is busy does an assigner wait, for the best one, holding no other agent lock:
+  lock order is always chat, then agent, so no deadlock.
+- SQLite has no row locks: the write transaction (`BEGIN IMMEDIATE`) already excludes every
+  other writer, so the first read is final and no lock statements are sent.
+
+`NO KEY UPDATE` rather than `UPDATE`: it conflicts with itself and with UPDATE as needed,
+but not with the `KEY SHARE` locks that foreign keys take, so inserting a message into a chat
+(or anything referencing a user) does not wait for the router.
+
+A chat without a campaign (a handoff before the customer was identified, a missing flow)
+cannot be routed: no agent serves "no campaign". It stays in the queue, where supervisors
+see it (`queue.waiting_chats`) and can give it to an agent by hand (`reassign.manual_assign`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    Executable,
+    Row,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
+
+from centralita.core.models import (
+    Assignment,
+    AssignmentKind,
+    AssignmentPolicy,
+    Campaign,
+    Chat,
+    ChatStatus,
+    IdType,
+    Role,
+    User,
+    user_campaigns,
+)
+from centralita.routing.policies import Candidate, explain, rank
+from centralita.routing.presence import why_unavailable
+
+CAP_WINDOW = timedelta(minutes=1)  # the campaign's cap counts the router's chats in this window
+
+
+class Outcome(StrEnum):
+    ASSIGNED = "assigned"
+    LOCKED = "locked"  # another transaction holds the chat (only with skip_locked)
+    NOT_WAITING = "not_waiting"  # not in the queue (any more), or no such chat
+    NO_CAMPAIGN = "no_campaign"  # cannot be routed: for supervisors, by hand
+    NOBODY = "nobody"  # no eligible agent right now
+
+
+def assign_chat(
+    session: Session,
+    chat_id: int,
+    now: datetime,
+    *,
+    by: User | None = None,
+    skip_locked: bool = False,
+) -> Assignment | None:
+    """Give the waiting chat to the best eligible agent; None if it stays in the queue (not
+    waiting any more, no campaign, or nobody eligible now). With `skip_locked`, a chat that
+    another transaction holds is left alone (None) instead of waited for, as the queue's
+    drain does. The caller commits; the chat row stays locked until then."""
+    return attempt_assignment(session, chat_id, now, by=by, skip_locked=skip_locked)[1]
+
+
+def attempt_assignment(
+    session: Session,
+    chat_id: int,
+    now: datetime,
+    *,
+    by: User | None = None,
+    skip_locked: bool = False,
+) -> tuple[Outcome, Assignment | None]:
+    """`assign_chat`, also saying why nothing was assigned."""
+    # Only a waiting chat is locked (the condition is checked again after any wait): trying
+    # a chat someone else already placed costs no lock, so no write and no commit flush.
+    query = _LOCK_CHAT_SKIP if skip_locked else _LOCK_CHAT
+    found = session.execute(query, {"chat_id": chat_id}).first()
+    if found is None:
+        if skip_locked and session.scalar(_WAITING, {"chat_id": chat_id}):
+            return Outcome.LOCKED, None
+        return Outcome.NOT_WAITING, None
+    chat, policy, cap = found
+    if chat.campaign_id is None or policy is None or cap is None:
+        return Outcome.NO_CAMPAIGN, None
+
+    candidates = {c.agent_id: c for c in _candidates(session, chat.campaign_id, cap, now)}
+    chosen = _choose(session, candidates, chat.campaign_id, cap, policy, now)
+    if chosen is None:
+        return Outcome.NOBODY, None
+    assignment = record_assignment(
+        session,
+        chat,
+        chosen,
+        now,
+        kind=AssignmentKind.ASSIGN,
+        by=by,
+        policy=policy.value,
+        reason=explain(chosen, candidates.values(), policy),
+        candidates=list(candidates.values()),
+    )
+    return Outcome.ASSIGNED, assignment
+
+
+def _choose(
+    session: Session,
+    candidates: dict[int, Candidate],
+    campaign_id: int,
+    cap: int,
+    policy: AssignmentPolicy,
+    now: datetime,
+) -> Candidate | None:
+    """The best eligible candidate, locked (on PostgreSQL) and counted after the lock.
+
+    `candidates` is updated in place with what was counted again, so the log shows it.
+
+    Each lock is taken after a savepoint: an agent who turns out to have filled up meanwhile
+    is released at once (rolling back to the savepoint drops the row lock) rather than held
+    to the end. So this transaction only ever holds agents it could use, and waits for a lock
+    only while holding no agent at all: no two assigners can wait for each other."""
+    if session.get_bind().dialect.name != "postgresql":
+        ranked = rank(candidates.values(), policy)
+        return ranked[0] if ranked else None
+    held: set[int] = set()
+    while True:  # each round locks an agent (kept or released as full) or returns
+        ranked = rank(candidates.values(), policy)
+        if not ranked:
+            return None
+        # Agents ranked above the best one we already hold: worth trying to take.
+        better: list[int] = []
+        for candidate in ranked:
+            if candidate.agent_id in held:
+                break
+            better.append(candidate.agent_id)
+        if not better:
+            return ranked[0]  # the best eligible agent is ours
+        session.execute(_SAVEPOINT)
+        got = _lock_first_free(session, better)
+        if got is None:
+            if held:  # the better ones are being given chats right now: take ours
+                return next(c for c in ranked if c.agent_id in held)
+            got = _lock_wait(session, better[0])  # holding no agent: safe to wait
+        for fresh in _candidates(session, campaign_id, cap, now, only=[got]):
+            candidates[got] = fresh
+        if candidates[got].eligible:
+            held.add(got)
+        else:
+            session.execute(_ROLLBACK_TO_SAVEPOINT)  # it filled up meanwhile: let it go
+
+
+_SAVEPOINT = text("SAVEPOINT routing_agent_lock")
+_ROLLBACK_TO_SAVEPOINT = text("ROLLBACK TO SAVEPOINT routing_agent_lock")
+
+
+def _lock_first_free(session: Session, ranked_ids: list[int]) -> int | None:
+    """Lock the first agent of `ranked_ids` no one else holds; None if all are held."""
+    return session.scalar(_LOCK_FIRST_FREE, {"ids": ranked_ids})
+
+
+def _lock_wait(session: Session, agent_id: int) -> int:
+    session.execute(_LOCK_AGENT, {"agent_id": agent_id})
+    return agent_id
+
+
+def _candidates(
+    session: Session,
+    campaign_id: int | None,
+    cap: int | None,
+    now: datetime,
+    *,
+    only: Sequence[int] | None = None,
+) -> list[Candidate]:
+    """The campaign's agents (or, with no campaign, the agents in `only`) with their open
+    chats (every campaign) and last minute's automatic assignments, as of this statement.
+    `cap` None: the per-minute cap does not apply (a person decides, not the router)."""
+    params: dict[str, object] = {"since": now - CAP_WINDOW, "campaign_id": campaign_id}
+    if only is not None:
+        params["ids"] = list(only)
+        query = _AGENTS_IN if campaign_id is None else _CAMPAIGN_AGENTS_IN
+    elif campaign_id is None:
+        raise ValueError("candidates without a campaign need `only`")
+    else:
+        query = _CAMPAIGN_AGENTS
+    rows = session.execute(query, params).all()
+    return [_candidate(row, cap, now) for row in rows]
+
+
+def candidate(
+    session: Session, agent_id: int, campaign_id: int | None, now: datetime
+) -> Candidate | None:
+    """One agent as a candidate for a chat of `campaign_id` (None if not an agent of it),
+    counted now: call it after locking the agent (`lock_agent`). No per-minute cap."""
+    found = _candidates(session, campaign_id, None, now, only=[agent_id])
+    return found[0] if found else None
+
+
+def lock_agent(session: Session, agent_id: int) -> None:
+    """Wait for and lock the agent's row: whoever gives an agent a chat holds this lock."""
+    _lock_wait(session, agent_id)
+
+
+_OPEN = (
+    select(func.count())
+    .select_from(Chat)
+    .where(Chat.agent_id == User.id, Chat.status == ChatStatus.ASSIGNED)
+    .correlate(User)
+    .scalar_subquery()
+    .label("open")
+)
+_RECENT = (
+    select(func.count())
+    .select_from(Assignment)
+    .where(
+        Assignment.agent_id == User.id,
+        Assignment.kind == AssignmentKind.ASSIGN,
+        Assignment.created_at > bindparam("since", type_=Assignment.created_at.type),
+    )
+    .correlate(User)
+    .scalar_subquery()
+    .label("recent")
+)
+_CANDIDATE_COLUMNS = (
+    User.id,
+    User.email,
+    User.active,
+    User.capacity,
+    User.weight,
+    User.presence,
+    User.last_seen_at,
+    User.last_assigned_at,
+    _OPEN,
+    _RECENT,
+)
+
+
+# The hot path's statements, built once: building and cache-keying a statement costs more
+# than a round trip to the database.
+_IDS = bindparam("ids", type_=ARRAY(BigInteger))
+_CAMPAIGN_AGENTS = (
+    select(*_CANDIDATE_COLUMNS)
+    .join(user_campaigns, user_campaigns.c.user_id == User.id)
+    .where(User.role == Role.AGENT, user_campaigns.c.campaign_id == bindparam("campaign_id"))
+    .order_by(User.id)
+)
+_CAMPAIGN_AGENTS_IN = _CAMPAIGN_AGENTS.where(User.id.in_(bindparam("ids", expanding=True)))
+_AGENTS_IN = (
+    select(*_CANDIDATE_COLUMNS)
+    .where(User.role == Role.AGENT, User.id.in_(bindparam("ids", expanding=True)))
+    .order_by(User.id)
+)
+_LOCK_FIRST_FREE = (
+    select(User.id)
+    .where(User.id == any_(_IDS))
+    .order_by(func.array_position(_IDS, User.id))
+    .limit(1)
+    .with_for_update(key_share=True, skip_locked=True)
+)
+_LOCK_AGENT = (
+    select(User.id).where(User.id == bindparam("agent_id")).with_for_update(key_share=True)
+)
+_CHAT_AND_SETTINGS = (
+    select(Chat, Campaign.assignment_policy, Campaign.max_assignments_per_minute)
+    .outerjoin(Campaign, Campaign.id == Chat.campaign_id)
+    .where(Chat.id == bindparam("chat_id"), Chat.status == ChatStatus.WAITING_QUEUE)
+    .execution_options(populate_existing=True)
+)
+_LOCK_CHAT = _CHAT_AND_SETTINGS.with_for_update(of=Chat, key_share=True)
+_LOCK_CHAT_SKIP = _CHAT_AND_SETTINGS.with_for_update(of=Chat, key_share=True, skip_locked=True)
+_WAITING = select(Chat.id).where(
+    Chat.id == bindparam("chat_id"), Chat.status == ChatStatus.WAITING_QUEUE
+)
+
+
+def _candidate(row: Row[tuple[object, ...]], cap: int | None, now: datetime) -> Candidate:
+    m = row._mapping
+    why_not: str | None
+    if not m["active"]:
+        why_not = "inactive"
+    else:
+        why_not = why_unavailable(m["presence"], m["last_seen_at"], now)
+        if why_not is None and m["open"] >= m["capacity"]:
+            why_not = "full"
+        elif why_not is None and cap is not None and m["recent"] >= cap:
+            why_not = "per_minute_cap"
+    return Candidate(
+        agent_id=m["id"],
+        email=m["email"],
+        open=m["open"],
+        capacity=m["capacity"],
+        weight=m["weight"],
+        recent=m["recent"],
+        last_assigned_at=m["last_assigned_at"],
+        why_not=why_not,
+    )
+
+
+def record_assignment(
+    session: Session,
+    chat: Chat,
+    to: Candidate,
+    now: datetime,
+    *,
+    kind: AssignmentKind,
+    by: User | None,
+    policy: str | None,
+    reason: str,
+    candidates: Sequence[Candidate],
+) -> Assignment:
+    """Give the (locked) chat to the (locked) agent and write the log row."""
+    values = {
+        "chat_id": chat.id,
+        "agent_id": to.agent_id,
+        "by_user_id": by.id if by is not None else None,
+        "kind": kind,
+        "policy": policy,
+        "reason": reason,
+        "candidates": [c.log_entry() for c in candidates],
+        "created_at": now,
+    }
+    if session.get_bind().dialect.name != "postgresql":
+        chat.status = ChatStatus.ASSIGNED
+        chat.agent_id = to.agent_id
+        chat.assigned_at = now
+        session.execute(
+            update(User).where(User.id == to.agent_id).values(last_assigned_at=now),
+            execution_options={"synchronize_session": "evaluate"},
+        )
+        assignment = Assignment(**values)
+        session.add(assignment)
+        session.flush()
+        return assignment
+
+    # PostgreSQL: the three writes in one statement (one round trip instead of three, and no
+    # unit-of-work flush): the hot path of every handoff. The objects in the session are then
+    # told what the database now holds, as if they had been flushed.
+    session.flush()  # anything pending on the chat goes first, as a flush would order it
+    # On the connection: the ORM would take an insert with parameters for a bulk insert.
+    new_id = (
+        session.connection()
+        .execute(
+            _WRITE_ASSIGNMENT,
+            {f"log_{name}": value for name, value in values.items()}
+            | {"assign_agent_id": to.agent_id, "assign_chat_id": chat.id, "now": now},
+        )
+        .scalar_one()
+    )
+    set_committed_value(chat, "status", ChatStatus.ASSIGNED)
+    set_committed_value(chat, "agent_id", to.agent_id)
+    set_committed_value(chat, "assigned_at", now)
+    session.expire(chat, ["agent"])  # the relationship follows agent_id when next read
+    agent = session.identity_map.get(identity_key(User, to.agent_id))
+    if isinstance(agent, User):
+        set_committed_value(agent, "last_assigned_at", now)
+    assignment = Assignment(id=new_id, **values)
+    make_transient_to_detached(assignment)
+    session.add(assignment)
+    return assignment
+
+
+def _write_assignment() -> Executable:
+    """Chat, agent and log row in one statement (PostgreSQL's data-modifying CTEs)."""
+    now = bindparam("now", type_=User.last_assigned_at.type)
+    agent_id = bindparam("assign_agent_id", type_=IdType)
+    agent_update = (
+        update(User).where(User.id == agent_id).values(last_assigned_at=now).cte("agent_update")
+    )
+    chat_update = (
+        update(Chat)
+        .where(Chat.id == bindparam("assign_chat_id", type_=IdType))
+        .values(status=ChatStatus.ASSIGNED, agent_id=agent_id, assigned_at=now)
+        .cte("chat_update")
+    )
+    columns = (
+        "chat_id",
+        "agent_id",
+        "by_user_id",
+        "kind",
+        "policy",
+        "reason",
+        "candidates",
+        "created_at",
+    )
+    return (
+        insert(Assignment)
+        .values(
+            # Prefixed names: an execution parameter named like a column of an UPDATE
+            # would be added to its SET clause.
+            {name: bindparam(f"log_{name}") for name in columns}
+        )
+        .returning(Assignment.id)
+        .add_cte(agent_update)
+        .add_cte(chat_update)
+    )
+
+
+_WRITE_ASSIGNMENT = _write_assignment()
