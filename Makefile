@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint typecheck check flows bench clean
+.PHONY: demo test lint typecheck check flows bench bench-import clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,15 @@ flows: $(STAMP)
 
 bench: $(TEST_STAMP)
 	$(BIN)/python -m benchmarks.engine
+
+bench-inbound: $(TEST_STAMP)
+	$(BIN)/python -m benchmarks.inbound
+
+bench-router: $(TEST_STAMP)
+	$(BIN)/python -m benchmarks.router
+
+bench-import: $(TEST_STAMP)
+	$(BIN)/python -m benchmarks.import
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from centralita.bot import effects as fx
 from centralita.bot.engine import Contact as BotContact
@@ -37,9 +37,11 @@ from centralita.core.models import (
     Message,
     MessageStatus,
     SenderNumber,
+    sender_number_campaigns,
     utcnow,
 )
 from centralita.core.runtime import Runtime
+from centralita.routing.assign import assign_chat
 
 log = logging.getLogger(__name__)
 
@@ -85,14 +87,18 @@ def _already_stored(rt: Runtime, sid: str) -> bool:
 def _receive(session: Session, rt: Runtime, inbound: InboundMessage, now: datetime) -> Received:
     if session.scalar(select(Message.id).where(Message.provider_sid == inbound.sid)):
         return Received("duplicate")
-    number = session.scalar(
-        select(SenderNumber)
-        .options(selectinload(SenderNumber.campaigns))
+    # One query for the number's flow and campaign slugs (ordered, as the relationship is):
+    # no entities to load, no second query for the campaigns.
+    rows = session.execute(
+        select(SenderNumber.flow_id, Campaign.slug)
+        .outerjoin(sender_number_campaigns, sender_number_campaigns.c.number_id == SenderNumber.id)
+        .outerjoin(Campaign, Campaign.id == sender_number_campaigns.c.campaign_id)
         .where(SenderNumber.address == inbound.to)
-    )
-    if number is not None:
-        flow_id = number.flow_id
-        campaigns = [c.slug for c in number.campaigns] or None
+        .order_by(Campaign.slug)
+    ).all()
+    if rows:
+        flow_id = rows[0].flow_id
+        campaigns = [row.slug for row in rows if row.slug is not None] or None
     elif rt.settings.default_flow:
         flow_id, campaigns = rt.settings.default_flow, None
     else:
@@ -132,6 +138,21 @@ def _receive(session: Session, rt: Runtime, inbound: InboundMessage, now: dateti
     session.flush()
     chat.last_customer_message_at = now
     result = Received("processed", chat.id, message.id)
+    # The customer wrote: the 24-hour window is open, so messages held because the number is
+    # paused (held only while business-initiated) may go, first, before the new replies.
+    held = session.scalars(
+        select(Message)
+        .where(
+            Message.chat_id == chat.id,
+            Message.status == MessageStatus.PENDING,
+            Message.hold_reason == "sender_paused",
+        )
+        .order_by(Message.id)
+    ).all()
+    for waiting in held:
+        waiting.hold_reason = None
+        waiting.next_attempt_at = now
+    result.outbox.extend(w.id for w in held)
 
     word = optout.keyword(inbound.body)
     if word is not None:
@@ -167,7 +188,13 @@ def _contact(session: Session, inbound: InboundMessage) -> Contact:
 
 
 def _reply(
-    session: Session, chat: Chat, text: str, now: datetime, media: str | None = None
+    session: Session,
+    chat: Chat,
+    text: str,
+    now: datetime,
+    media: str | None = None,
+    *,
+    flush: bool = True,
 ) -> Message:
     message = Message(
         chat_id=chat.id,
@@ -180,7 +207,8 @@ def _reply(
         created_at=now,
     )
     session.add(message)
-    session.flush()
+    if flush:
+        session.flush()  # for its id
     return message
 
 
@@ -228,13 +256,16 @@ def apply_turn(
     for flow_id, version in {
         (state.flow, state.version),
         *((f.flow, f.version) for f in state.stack),
-    }:
+    } - {(chat.flow_id, chat.flow_hash)}:  # the chat's own version is stored (its foreign key)
         flow = rt.flows.version(flow_id, version)
         if flow is not None:
             record_version(session, flow)  # a subflow's version, so a restart can resume it
+    # Replies are added as the effects come and inserted in one flush at the end, with the
+    # chat's new state, instead of one flush each; their ids follow the order they were added.
+    replies: list[Message] = []
     for effect in turn.effects:
         if isinstance(effect, fx.Send):
-            result.outbox.append(_reply(session, chat, effect.text, now, effect.media).id)
+            replies.append(_reply(session, chat, effect.text, now, effect.media, flush=False))
         elif isinstance(effect, fx.SelectCustomer):
             campaign = session.scalar(select(Campaign).where(Campaign.slug == effect.campaign))
             if campaign is not None:
@@ -246,12 +277,14 @@ def apply_turn(
                 )
         elif isinstance(effect, fx.Handoff):
             _queue(chat, _campaign_id(session, effect.campaign) if effect.campaign else None, now)
+            chat.priority = effect.priority
+            chat.tags = list(effect.tags) or None
         elif isinstance(effect, fx.Close):
             chat.status = ChatStatus.CLOSED
             chat.closed_at = now
             chat.close_reason = effect.reason
             if effect.text:
-                result.outbox.append(_reply(session, chat, effect.text, now).id)
+                replies.append(_reply(session, chat, effect.text, now, flush=False))
         elif isinstance(effect, fx.FlowError):
             log.error(
                 "flow %s failed at %s in chat %s: %s",
@@ -273,6 +306,12 @@ def apply_turn(
     chat.wait_deadline = (
         datetime.fromtimestamp(state.deadline, UTC) if state.deadline is not None else None
     )
+    session.flush()
+    result.outbox.extend(reply.id for reply in replies)
+    if chat.status == ChatStatus.WAITING_QUEUE:
+        # At once when someone eligible is free: decided in this transaction, which holds the
+        # chat's row; otherwise it waits in the queue for the next drain.
+        assign_chat(session, chat.id, now)
 
 
 def _campaign_id(session: Session, slug: str) -> int | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import click
 from sqlalchemy.exc import DBAPIError
@@ -31,3 +32,21 @@ def admin_session() -> Iterator[Session]:
         ) from None
     finally:
         engine.dispose()
+
+
+def parse_now(value: str | None) -> datetime:
+    """A `--now` option's ISO 8601 time with an offset (None: the current time), in UTC."""
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 time such as 2026-03-02T15:00:00+00:00",
+            param_hint="--now",
+        ) from None
+    if moment.tzinfo is None:
+        raise click.BadParameter(
+            f"{value!r} has no offset: add one, e.g. {value}+00:00", param_hint="--now"
+        )
+    return moment.astimezone(UTC)

@@ -29,7 +29,11 @@ class DatabaseDirectory:
         query = (
             select(Customer, Campaign.slug, Campaign.name, Campaign.timezone)
             .join(Campaign, Customer.campaign_id == Campaign.id)
-            .where(Customer.document == normalize_document(document), Campaign.active.is_(True))
+            .where(
+                Customer.document == normalize_document(document),
+                Customer.retired_at.is_(None),  # left out of a `replace` import
+                Campaign.active.is_(True),
+            )
             .order_by(Campaign.slug)
         )
         if campaigns is not None:

@@ -107,6 +107,11 @@ def _str_enum(enum: type[StrEnum], name: str) -> Enum:
     )
 
 
+class AssignmentPolicy(StrEnum):
+    LEAST_LOAD = "least_load"  # lowest open/capacity (by weight); ties: longest since last chat
+    ROUND_ROBIN = "round_robin"  # longest since last chat, among those under capacity
+
+
 class ChatStatus(StrEnum):
     BOT = "bot"
     WAITING_QUEUE = "waiting_queue"
@@ -172,6 +177,7 @@ class Campaign(Base):
     __table_args__ = (
         CheckConstraint("alert_after_seconds > 0", name="alert_after_positive"),
         CheckConstraint("close_after_seconds > 0", name="close_after_positive"),
+        CheckConstraint("max_assignments_per_minute >= 1", name="assignment_cap_positive"),
     )
 
     id: Mapped[intpk]
@@ -183,6 +189,15 @@ class Campaign(Base):
     close_after_seconds: Mapped[int] = mapped_column(default=86400)
     closing_message: Mapped[str | None] = mapped_column(Text)
     closing_template_sid: Mapped[str | None] = mapped_column(String(64))
+    # Routing (centralita/routing/): how the router picks among eligible agents, whether
+    # supervisors may also pick from the queue by hand, and how many chats one agent may
+    # receive automatically per minute (so the first agent to log in does not get the
+    # whole backlog at once).
+    assignment_policy: Mapped[AssignmentPolicy] = mapped_column(
+        _str_enum(AssignmentPolicy, "assignment_policy"), default=AssignmentPolicy.LEAST_LOAD
+    )
+    manual_assignment: Mapped[bool] = mapped_column(default=False)
+    max_assignments_per_minute: Mapped[int] = mapped_column(default=6)
     created_at: Mapped[datetime_now]
 
 
@@ -205,6 +220,9 @@ class Customer(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)  # every other column
     created_at: Mapped[datetime_now]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Set when an import in `replace` mode left this customer out: lookups stop finding it,
+    # but the row stays, since chats already under way point at it. Re-imported: cleared.
+    retired_at: Mapped[datetime | None]
 
     campaign: Mapped[Campaign] = relationship()
 
@@ -242,6 +260,17 @@ class Chat(Base):
         ForeignKeyConstraint(
             ["flow_id", "flow_hash"], ["flow_versions.flow_id", "flow_versions.content_hash"]
         ),
+        # An agent's load (open chats across all campaigns) and their chats list.
+        Index(None, "agent_id", "status"),
+        # The queue: waiting chats by campaign, drained by priority then age.
+        Index(
+            "ix_chats_queue",
+            "campaign_id",
+            "priority",
+            "queued_at",
+            sqlite_where=sql_text("status = 'waiting_queue'"),
+            postgresql_where=sql_text("status = 'waiting_queue'"),
+        ),
     )
 
     id: Mapped[intpk]
@@ -264,10 +293,16 @@ class Chat(Base):
     closed_at: Mapped[datetime | None]
     close_reason: Mapped[str | None] = mapped_column(Text)
     last_customer_message_at: Mapped[datetime | None]
+    # Routing: the agent holding the chat (set while `assigned`), and what the bot's handoff
+    # said about it: a higher priority leaves the queue first; tags are for people.
+    agent_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("users.id"))
+    priority: Mapped[int] = mapped_column(default=0)
+    tags: Mapped[list[str] | None] = mapped_column(JSONType)
 
     contact: Mapped[Contact] = relationship()
     campaign: Mapped[Campaign | None] = relationship()
     customer: Mapped[Customer | None] = relationship()
+    agent: Mapped[User | None] = relationship(foreign_keys=[agent_id])
     messages: Mapped[list[Message]] = relationship(back_populates="chat", order_by="Message.id")
 
 
@@ -285,6 +320,11 @@ class Message(Base):
             sqlite_where=sql_text("status = 'pending'"),
             postgresql_where=sql_text("status = 'pending'"),
         ),
+        # Sender health (channels/health_queries.py): the last day's traffic by time, and
+        # "did the customer write to this chat in the 24 hours before this send?".
+        Index(None, "sent_at"),
+        Index(None, "created_at"),
+        Index(None, "chat_id", "direction", "created_at"),
     )
 
     id: Mapped[intpk]
@@ -321,6 +361,15 @@ class MessageEvent(Base):
     """One delivery status callback, as received (Twilio may send them out of order)."""
 
     __tablename__ = "message_events"
+    __table_args__ = (
+        # Sender health counts the error codes of the last day: few events carry one.
+        Index(
+            "ix_message_events_coded",
+            "created_at",
+            sqlite_where=sql_text("error_code IS NOT NULL"),
+            postgresql_where=sql_text("error_code IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[intpk]
     message_id: Mapped[int] = mapped_column(IdType, ForeignKey("messages.id"), index=True)
@@ -399,3 +448,114 @@ class Alert(Base):
     details: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime_now]
     resolved_at: Mapped[datetime | None]
+
+
+# -- Routing: people, the campaigns they serve, their API tokens, the assignment log ---------
+
+
+class Role(StrEnum):
+    AGENT = "agent"  # answers chats; the only role the router gives chats to
+    SUPERVISOR = "supervisor"  # watches and reassigns in their campaigns
+    ADMIN = "admin"  # everything, every campaign
+
+
+class Presence(StrEnum):
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+class AssignmentKind(StrEnum):
+    ASSIGN = "assign"  # the router, on handoff or draining the queue
+    REASSIGN = "reassign"  # a supervisor moved the chat to another agent
+    MANUAL = "manual"  # a supervisor gave a waiting chat to an agent by hand
+    UNASSIGN = "unassign"  # the chat went back to the queue
+
+
+user_campaigns = Table(
+    "user_campaigns",
+    Base.metadata,
+    Column("user_id", IdType, ForeignKey("users.id"), primary_key=True),
+    Column("campaign_id", IdType, ForeignKey("campaigns.id"), primary_key=True),
+    Index(None, "campaign_id"),  # the router's "who serves this campaign"
+)
+
+
+class User(Base):
+    """Someone who logs in. Agents (and only agents) receive chats: up to `capacity` open at
+    once counting every campaign, with a share by `weight` when loads are compared. Presence
+    is set by the person and kept alive by a heartbeat (`last_seen_at`)."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("email = lower(email)", name="email_lower_case"),
+        CheckConstraint("capacity >= 1", name="capacity_positive"),
+        CheckConstraint("weight >= 1", name="weight_positive"),
+    )
+
+    id: Mapped[intpk]
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(_str_enum(Role, "role"))
+    password_hash: Mapped[str] = mapped_column(String(255))  # werkzeug.security's format
+    active: Mapped[bool] = mapped_column(default=True)
+    capacity: Mapped[int] = mapped_column(default=5)  # open chats at once
+    weight: Mapped[int] = mapped_column(default=1)  # share under proportional distribution
+    presence: Mapped[Presence] = mapped_column(
+        _str_enum(Presence, "presence"), default=Presence.OFFLINE
+    )
+    presence_changed_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime | None]  # the last heartbeat
+    last_assigned_at: Mapped[datetime | None]  # the last chat the router gave them
+    created_at: Mapped[datetime_now]
+
+    campaigns: Mapped[list[Campaign]] = relationship(
+        secondary=user_campaigns, order_by="Campaign.slug"
+    )
+
+    @validates("email")
+    def _lower_email(self, _key: str, value: str) -> str:
+        return value.strip().lower()
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API. Only its SHA-256 is stored: the token itself is shown
+    once, when made, and a stolen database does not let anyone in."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint("length(token_hash) = 64", name="token_hash_sha256"),)
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(IdType, ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex
+    created_at: Mapped[datetime_now]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class Assignment(Base):
+    """The assignment log: one row per decision that gave a chat to an agent (or took it
+    away), by the router (`by_user_id` null) or a person, with the reason and the candidates
+    as they were: `[{agent, open, capacity, weight, load, eligible, why_not}]`."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        # The per-minute cap: an agent's assignments of the last minute.
+        Index(None, "agent_id", "created_at"),
+    )
+
+    id: Mapped[intpk]
+    chat_id: Mapped[int] = mapped_column(IdType, ForeignKey("chats.id"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("users.id"))
+    by_user_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("users.id"))
+    kind: Mapped[AssignmentKind] = mapped_column(_str_enum(AssignmentKind, "kind"))
+    policy: Mapped[str | None] = mapped_column(String(32))  # the campaign's, for the router's
+    reason: Mapped[str] = mapped_column(Text)
+    candidates: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
+    created_at: Mapped[datetime_now]
+
+    chat: Mapped[Chat] = relationship()
+    agent: Mapped[User | None] = relationship(foreign_keys=[agent_id])
+    by_user: Mapped[User | None] = relationship(foreign_keys=[by_user_id])

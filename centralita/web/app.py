@@ -10,7 +10,7 @@ from flask import Flask
 from centralita.core import runtime as runtimes
 from centralita.core.runtime import Runtime
 from centralita.core.settings import Settings
-from centralita.web import health, webhooks
+from centralita.web import api, health, webhooks
 from centralita.web.services import EXTENSION_KEY
 
 
@@ -34,4 +34,5 @@ def create_app(
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(api.bp)
     return app

@@ -180,3 +180,31 @@ def test_stop_opts_out_with_a_confirmation_and_start_reverses_it(
     with seeded() as session:
         count = session.scalar(select(func.count()).select_from(Message))
     assert count == 9
+
+
+def test_a_handoff_goes_at_once_to_an_online_agent_of_the_campaign(
+    post: Poster, seeded: sessionmaker[Session]
+) -> None:
+    from centralita.core.models import Assignment, Campaign, Presence, utcnow
+    from centralita.routing.users import create_user
+
+    with seeded.begin() as session:
+        campaign = session.scalars(select(Campaign)).one()
+        agent = create_user(
+            session,
+            "ana.agente@x.co",
+            name="Ana",
+            role="agent",
+            password="x" * 12,
+            campaigns=[campaign],
+        )
+        agent.presence = Presence.ONLINE
+        agent.last_seen_at = utcnow()
+    post(MESSAGES, inbound_params("hola"))
+    post(MESSAGES, inbound_params("1012345678"))
+    with seeded() as session:
+        chat = session.scalars(select(Chat)).one()
+        assert chat.status == ChatStatus.ASSIGNED
+        assert chat.agent is not None and chat.agent.email == "ana.agente@x.co"
+        log = session.scalars(select(Assignment)).one()
+        assert log.agent_id == chat.agent_id and log.by_user_id is None

@@ -214,3 +214,30 @@ def test_the_sweep_fires_silence_timers_and_recovers_lost_jobs(
         )
     assert recover_unsent(rt) == 1
     assert console.sent[-1].body == "perdido"
+
+
+def test_the_sweep_gives_waiting_chats_to_agents_who_came_online(
+    post: Poster, seeded: sessionmaker[Session], rt: Runtime
+) -> None:
+    from centralita.core.models import Campaign, ChatStatus, Presence
+    from centralita.routing.users import create_user
+
+    post(MESSAGES, inbound_params("hola"))
+    post(MESSAGES, inbound_params("1012345678"))  # handed off; nobody online yet
+    with seeded.begin() as session:
+        assert session.scalars(select(Chat.status)).one() == ChatStatus.WAITING_QUEUE
+        agent = create_user(
+            session,
+            "luz@x.co",
+            name="Luz",
+            role="agent",
+            password="x" * 12,
+            campaigns=[session.scalars(select(Campaign)).one()],
+        )
+        agent.presence = Presence.ONLINE
+        agent.last_seen_at = utcnow()
+    assert sweep(rt, utcnow()).queue_assigned == 1
+    with seeded() as session:
+        chat = session.scalars(select(Chat)).one()
+        assert chat.status == ChatStatus.ASSIGNED and chat.agent is not None
+        assert chat.agent.email == "luz@x.co"

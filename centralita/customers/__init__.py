@@ -1,0 +1,1 @@
+"""Campaigns and their customer databases: creating campaigns, importing customer files."""
