@@ -11,8 +11,9 @@ the database) and makes the merge safe (one statement never touches a row twice)
 are merged by (campaign, document): new ones inserted, changed ones updated, identical ones left
 alone (no write at all, so re-importing the same file is cheap). In `replace` mode, customers
 of the campaign whose document is not in `import_seen` at the end are retired (`retired_at`),
-not deleted: chats in flight point at them. On PostgreSQL each batch is COPYed into a
-temporary table and merged with INSERT ... ON CONFLICT DO UPDATE; on SQLite it is one
+not deleted: chats in flight point at them. On PostgreSQL batches are COPYed into a
+temporary table and merged every PG_MERGE_ROWS rows with one INSERT ... ON CONFLICT DO UPDATE
+(which also claims the documents and finds the duplicates); on SQLite each batch is one
 executemany of the same upsert.
 
 Transactions: PostgreSQL imports in one transaction; readers are never blocked. SQLite has one
@@ -31,6 +32,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Engine, text
 
 from centralita.core.models import Customer, utcnow
@@ -41,13 +43,16 @@ from centralita.customers.parsing import (
     Rejected,
     RowWarning,
 )
-from centralita.customers.values import Cell
+from centralita.customers.values import Cell, cell_text
 
 COMMIT_EVERY = 100_000  # SQLite, upsert mode: rows per transaction
 # PostgreSQL: rows COPYed before one merge. Each merge has a fixed cost (a TRUNCATE of the
 # staging table is tens of milliseconds); the rows are in the database meanwhile, not here.
 PG_MERGE_ROWS = 50_000
-_QUEUE_BATCHES = 1  # parsed batches waiting for the writer: bounds memory
+PG_TEMP_BUFFERS = "128MB"  # per import session, on the server, only as used
+# Separates a row's cells while it waits for the writer's verdict: the ASCII unit separator,
+# which no one types in a spreadsheet.
+_SEPARATOR = "\x1f"
 _SQLITE_IN_CHUNK = 500  # parameters per `IN (...)` when looking duplicates up
 
 
@@ -105,14 +110,15 @@ def import_customers(
     pipeline = _Pipeline(engine, writer_class, campaign, mode, now or utcnow())
     counts = ImportCounts()
     # Batches sent to the writer and not yet answered: their rejected rows wait for the
-    # duplicates the writer finds, so that rows are reported in line order. Only the cells are
-    # kept (for a duplicate's report), not the parsed rows.
-    pending: deque[tuple[int, list[tuple[int, Sequence[Cell]]], list[Rejected]]] = deque()
+    # duplicates the writer finds, so that rows are reported in line order. Only each row's
+    # cells are kept, joined in one string (a tenth of the memory of a list of strings), for
+    # the report of a row that turns out to be a duplicate.
+    pending: deque[tuple[int, list[tuple[int, str]], list[Rejected]]] = deque()
 
     def acknowledge(answer: Answer) -> None:
         indexes, duplicates = answer
         rejected: list[Rejected] = []
-        cells: dict[int, Sequence[Cell]] = {}
+        cells: dict[int, str] = {}
         for index in indexes:
             done, rows, batch_rejected = pending.popleft()
             assert done == index, "the writer answers batches in order"
@@ -122,11 +128,13 @@ def import_customers(
         if duplicates:
             rejected += [
                 Rejected(
-                    line, f"duplicate document {document} (first on line {first})", cells[line]
+                    line,
+                    f"duplicate document {document} (first on line {first})",
+                    cells[line].split(_SEPARATOR),
                 )
                 for line, document, first in duplicates
             ]
-            rejected.sort()
+            rejected.sort(key=lambda row: row.line)
         counts.rejected += len(rejected)
         for row in rejected:
             hooks.rejected(row)
@@ -140,7 +148,8 @@ def import_customers(
             for warning in batch.warnings:
                 hooks.warning(warning)
             payload = writer_class.encode(batch.rows, campaign_id, pipeline.now)
-            pending.append((index, [(row.line, row.cells) for row in batch.rows], batch.rejected))
+            joined = [(row.line, _joined(row.cells)) for row in batch.rows]
+            pending.append((index, joined, batch.rejected))
             accepted += len(batch.rows)
             pipeline.send(index, payload)
             for answer in pipeline.answers(wait=False):
@@ -161,6 +170,13 @@ def import_customers(
     return counts
 
 
+def _joined(cells: Sequence[Cell]) -> str:
+    try:
+        return _SEPARATOR.join(cells)  # type: ignore[arg-type]  # CSV cells: all text
+    except TypeError:  # XLSX: numbers, dates...
+        return _SEPARATOR.join(map(cell_text, cells))
+
+
 # -- the writer thread -------------------------------------------------------------------------
 
 
@@ -173,6 +189,9 @@ class _Totals:
 
 class _Writer:
     """One import's database side, on one connection, in the writer thread."""
+
+    # Encoded batches that may wait for the writer (bounds memory; a few megabytes each).
+    queue_batches = 1
 
     def __init__(self, conn: Connection, mode: ImportMode, now: datetime) -> None:
         self.conn = conn
@@ -235,7 +254,9 @@ class _Pipeline:
     totals: _Totals = field(default_factory=_Totals)
 
     def __post_init__(self) -> None:
-        self._inbox: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=_QUEUE_BATCHES)
+        self._inbox: queue.Queue[tuple[str, Any]] = queue.Queue(
+            maxsize=self.writer_class.queue_batches
+        )
         self._outbox: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._aborted = threading.Event()
         self._thread = threading.Thread(target=self._run, name="customer-import", daemon=True)
@@ -345,11 +366,13 @@ _PG_COPY = "COPY import_batch (line, document, document_type, name, phone, extra
 # document are merged, the others are duplicates. `xmax = 0` tells an inserted row from an
 # updated one. Every part of one statement sees the same snapshot: import_seen without this
 # statement's claims, so a duplicate's first line is there when it came in an earlier
-# statement, else it is the first line of the document in this batch.
+# statement, else it is the first line of the document in this batch (`firsts`).
 _PG_MERGE = """
-WITH claimed AS (
-    INSERT INTO import_seen (document, line)
+WITH firsts AS MATERIALIZED (
     SELECT DISTINCT ON (document) document, line FROM import_batch ORDER BY document, line
+), claimed AS (
+    INSERT INTO import_seen (document, line)
+    SELECT document, line FROM firsts
     ON CONFLICT (document) DO NOTHING
     RETURNING line
 ), merged AS (
@@ -376,11 +399,9 @@ WITH claimed AS (
     FROM merged
 ), duplicates AS (
     SELECT b.line, b.document,
-           coalesce(
-               (SELECT s.line FROM import_seen s WHERE s.document = b.document),
-               (SELECT min(o.line) FROM import_batch o WHERE o.document = b.document)
-           ) AS first
-    FROM import_batch b
+           coalesce((SELECT s.line FROM import_seen s WHERE s.document = b.document), f.line)
+               AS first
+    FROM import_batch b JOIN firsts f ON f.document = b.document
     WHERE b.line NOT IN (SELECT line FROM claimed)
 )
 SELECT counted.inserted, counted.updated, d.line, d.document, d.first
@@ -395,6 +416,9 @@ WHERE c.campaign_id = %(campaign)s AND c.retired_at IS NULL
 
 
 class _PostgresWriter(_Writer):
+    # Parsing goes on while a merge runs: enough room for the batches of the next merge.
+    queue_batches = PG_MERGE_ROWS // DEFAULT_BATCH_ROWS + 1
+
     @staticmethod
     def encode(rows: list[CustomerRow], campaign_id: int, now: datetime) -> tuple[int, bytes]:
         """COPY's text format: tab-separated, `\\N` for NULL, backslash escapes."""
@@ -421,6 +445,17 @@ class _PostgresWriter(_Writer):
         self.raw = self.conn.connection.driver_connection
         assert self.raw is not None
         with self.raw.cursor() as cursor:
+            # The merge's cost estimates (no statistics on temporary tables) would have JIT
+            # spend half a second compiling each merge, for nothing.
+            cursor.execute("SET LOCAL jit = off")
+            try:
+                # Room for the temporary tables in memory (the default, 8 MB, makes them spill
+                # to disk). Allowed only before a session's first temporary table: a pooled
+                # connection that already had one keeps its setting.
+                with self.raw.transaction():
+                    cursor.execute(f"SET LOCAL temp_buffers = '{PG_TEMP_BUFFERS}'")
+            except psycopg.errors.InvalidParameterValue:
+                pass
             cursor.execute(_PG_SETUP)
         self.held: list[int] = []  # batches copied into import_batch, not merged yet
         self.held_rows = 0
