@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import click
 
+from centralita.cli.common import parse_now
 from centralita.core.jobs import InlineJobs
 from centralita.core.runtime import Runtime
 from centralita.core.settings import Settings, SettingsError
@@ -27,30 +26,13 @@ def _runtime() -> Runtime:
     return Runtime.build(settings, jobs=None if settings.redis_url else InlineJobs())
 
 
-def _time(value: str | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not an ISO 8601 time such as 2026-03-02T15:00:00+00:00",
-            param_hint="--now",
-        ) from None
-    if moment.tzinfo is None:
-        raise click.BadParameter(
-            f"{value!r} has no offset: add one, e.g. {value}+00:00", param_hint="--now"
-        )
-    return moment.astimezone(UTC)
-
-
 @click.command("sweep")
 @click.option(
     "--now", "now_text", default=None, help="Run as of this ISO 8601 time (default: now)."
 )
 def sweep_command(now_text: str | None) -> None:
     """Run the timers once: bot reminders and timeouts, recovery of unsent messages."""
-    now = _time(now_text)
+    now = parse_now(now_text)
     rt = _runtime()
     try:
         report = sweep(rt, now)
