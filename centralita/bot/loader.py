@@ -144,14 +144,18 @@ def load_file(path: Path, file: str | None = None) -> Loaded:
         return Loaded(name, None, [Problem(name, 1, 1, message, "error", "simplify the file")])
 
 
-def flow_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
-    """The YAML files named, and those directly inside the folders named (not tests/)."""
+def flow_files(
+    paths: Iterable[Path], *, recursive: bool = False
+) -> tuple[list[Path], list[Problem]]:
+    """The YAML files named, and those inside the folders named: directly inside (so a flows
+    folder's tests/ is left out), or at any depth with `recursive` (test folders)."""
     found: list[Path] = []
     problems: list[Problem] = []
     for path in paths:
         if path.is_dir():
+            candidates = path.rglob("*") if recursive else path.iterdir()
             found.extend(
-                sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+                sorted(p for p in candidates if p.suffix in (".yaml", ".yml") and p.is_file())
             )
         elif path.exists():
             found.append(path)

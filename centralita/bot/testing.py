@@ -19,7 +19,7 @@ from centralita.bot import effects as fx
 from centralita.bot.directory import MemoryDirectory
 from centralita.bot.durations import DurationError, parse_duration
 from centralita.bot.engine import Contact, CustomerRecord, DirectoryError, Engine, Inbound
-from centralita.bot.loader import FlowSet, load_document, read_source
+from centralita.bot.loader import FlowSet, flow_files, load_document, read_source
 from centralita.bot.model import FALLBACK_HANDOFF, Flow
 from centralita.bot.problems import Problem
 from centralita.bot.schema import schema_problems
@@ -393,18 +393,7 @@ def _flow_closure(flows: FlowSet, flow_id: str) -> set[str]:
 
 
 def find_test_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
-    found: list[Path] = []
-    problems: list[Problem] = []
-    for path in paths:
-        if path.is_dir():
-            found.extend(
-                sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-            )
-        elif path.exists():
-            found.append(path)
-        else:
-            problems.append(Problem(str(path), 1, 1, "no such file or folder"))
-    return found, problems
+    return flow_files(paths, recursive=True)
 
 
 def run_flow_tests(
