@@ -386,10 +386,12 @@ class _Run:
 
     def prompt(self, step: Ask | Menu) -> str:
         text = self.render(step.text)
-        if isinstance(step, Menu):
-            lines = [f"{i}. {label}" for i, label in enumerate(self.labels(step), start=1)]
-            text = "\n".join([text, *lines]) if text else "\n".join(lines)
-        return text
+        return self.with_options(step, text) if isinstance(step, Menu) else text
+
+    def with_options(self, step: Menu, text: str) -> str:
+        """A menu's text followed by its numbered options, one per line."""
+        lines = [f"{i}. {label}" for i, label in enumerate(self.labels(step), start=1)]
+        return "\n".join([text, *lines]) if text else "\n".join(lines)
 
     def labels(self, step: Menu) -> list[str]:
         if step.from_candidates:
@@ -488,8 +490,7 @@ class _Run:
         try:
             text = self.render(step.invalid[min(self.state.attempts, len(step.invalid)) - 1])
             if isinstance(step, Menu):
-                lines = [f"{i}. {label}" for i, label in enumerate(self.labels(step), start=1)]
-                text = "\n".join([text, *lines])
+                text = self.with_options(step, text)
         except RenderError as exc:
             self.fail(str(exc))
             return
