@@ -178,6 +178,7 @@ class Campaign(Base):
         CheckConstraint("alert_after_seconds > 0", name="alert_after_positive"),
         CheckConstraint("close_after_seconds > 0", name="close_after_positive"),
         CheckConstraint("max_assignments_per_minute >= 1", name="assignment_cap_positive"),
+        CheckConstraint("reassign_after_seconds > 0", name="reassign_after_positive"),
     )
 
     id: Mapped[intpk]
@@ -198,6 +199,8 @@ class Campaign(Base):
     )
     manual_assignment: Mapped[bool] = mapped_column(default=False)
     max_assignments_per_minute: Mapped[int] = mapped_column(default=6)
+    # Optional: a chat left unanswered this long goes to another eligible agent.
+    reassign_after_seconds: Mapped[int | None]
     created_at: Mapped[datetime_now]
 
 
@@ -298,11 +301,31 @@ class Chat(Base):
     agent_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("users.id"))
     priority: Mapped[int] = mapped_column(default=0)
     tags: Mapped[list[str] | None] = mapped_column(JSONType)
+    # Lifecycle (centralita/lifecycle/). Every timer is an indexed deadline column, so one
+    # sweep finds what is due without reading open chats. `unanswered_since` is the oldest
+    # customer message no agent has answered yet (while waiting_queue or assigned);
+    # `alert_due_at` is when that becomes an `unanswered` alert, cleared once raised or
+    # answered; `reassign_due_at` likewise for campaigns that reassign unanswered chats.
+    unanswered_since: Mapped[datetime | None]
+    alert_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    reassign_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Opening + the campaign's close time: the automatic close, never earlier.
+    close_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Who closed it: agent, supervisor, admin, timer or bot (the reason says why, for people).
+    closed_by: Mapped[str | None] = mapped_column(String(16))
+    closed_by_user_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("users.id"))
+    # The PDF transcript: due from the close until made (a sweep re-enqueues what is due), then
+    # its path relative to STORAGE_DIR. Failed renders push the due time back with backoff.
+    transcript_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    transcript_path: Mapped[str | None] = mapped_column(String(500))
+    transcript_attempts: Mapped[int] = mapped_column(default=0)
+    transcript_error: Mapped[str | None] = mapped_column(Text)
 
     contact: Mapped[Contact] = relationship()
     campaign: Mapped[Campaign | None] = relationship()
     customer: Mapped[Customer | None] = relationship()
     agent: Mapped[User | None] = relationship(foreign_keys=[agent_id])
+    closed_by_user: Mapped[User | None] = relationship(foreign_keys=[closed_by_user_id])
     messages: Mapped[list[Message]] = relationship(back_populates="chat", order_by="Message.id")
 
 
@@ -445,6 +468,9 @@ class Alert(Base):
     chat_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("chats.id"), index=True)
     campaign_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("campaigns.id"))
     number: Mapped[str | None] = mapped_column(String(64))
+    # The person it is for (the chat's agent when it was raised); the campaign's supervisors
+    # see it through campaign_id.
+    user_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("users.id"), index=True)
     details: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime_now]
     resolved_at: Mapped[datetime | None]
