@@ -19,12 +19,12 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(STAMP)
 
-# Until the web inbox lands, the demo is the collections bot in the terminal, with the
-# customers of its flow tests (try document 1.012.345.678, or /help).
+# The whole loop on SQLite, no Redis, no Twilio account: demo campaigns, customers and people
+# (passwords printed), the inbox and the customer simulator at http://127.0.0.1:5000
+# (docs/demo.md). DEMO_PORT=5001 make demo if 5000 is taken.
+DEMO_PORT ?= 5000
 demo: $(STAMP)
-	$(BIN)/centralita db upgrade
-	$(BIN)/centralita validate
-	$(BIN)/centralita simulate cobranza --customers flows/tests/cobranza.yaml
+	$(BIN)/centralita demo --port $(DEMO_PORT)
 
 test: $(TEST_STAMP)
 	$(BIN)/ruff check centralita tests benchmarks

@@ -7,6 +7,7 @@ import click
 from centralita.cli import campaigns as campaign_commands
 from centralita.cli import customers as customer_commands
 from centralita.cli import db as db_commands
+from centralita.cli import demo as demo_commands
 from centralita.cli import flows as flow_commands
 from centralita.cli import numbers as number_commands
 from centralita.cli import runtime_commands
@@ -28,3 +29,4 @@ sender_commands.register(main)
 user_commands.register(main)
 campaign_commands.register(main)
 customer_commands.register(main)
+demo_commands.register(main)

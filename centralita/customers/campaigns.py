@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from centralita.bot.durations import DurationError, format_duration, parse_duration
-from centralita.core.models import Campaign, Customer
+from centralita.core.models import AssignmentPolicy, Campaign, Customer
 
 # Slugs appear in flows (`campaigns: [castigada]`), URLs and commands: lower-case words.
 SLUG = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?\Z")
@@ -23,6 +23,7 @@ DEFAULT_TIMEZONE = "America/Bogota"
 DEFAULT_ALERT_AFTER = "30m"
 DEFAULT_CLOSE_AFTER = "24h"
 MAX_NAME = 200
+MAX_ASSIGNMENTS_PER_MINUTE = 600
 
 
 class CampaignError(ValueError):
@@ -84,25 +85,11 @@ def create_campaign(
 ) -> Campaign:
     """Add a campaign; CampaignError when a setting is wrong or the slug is taken."""
     check_slug(slug)
-    name = name.strip()
-    if not name or len(name) > MAX_NAME:
-        raise CampaignError("--name", f"the name must have 1 to {MAX_NAME} characters")
+    name = _check_name(name)
     alert_seconds = _seconds("--alert-after", alert_after)
     close_seconds = _seconds("--close-after", close_after)
-    if closing_template is not None and not CONTENT_SID.match(closing_template):
-        raise CampaignError(
-            "--closing-template",
-            f"{closing_template!r} is not a Content template SID (HX and 32 hexadecimal "
-            "digits, from Twilio's Content Template Builder)",
-        )
-    if closing_message is not None and not closing_message.strip():
-        raise CampaignError("--closing-message", "the closing message is empty")
-    if timezone not in _timezones():
-        raise CampaignError(
-            "--timezone",
-            f"{timezone!r} is not an IANA time zone: use one such as America/Bogota, "
-            "America/Mexico_City, America/Lima or America/Santiago",
-        )
+    _check_closing(closing_message, closing_template)
+    _check_timezone(timezone)
     if session.scalar(select(Campaign.id).where(Campaign.slug == slug)) is not None:
         raise CampaignExists(slug)
     campaign = Campaign(
@@ -120,6 +107,108 @@ def create_campaign(
     except IntegrityError:  # created by someone else since the check above
         raise CampaignExists(slug) from None
     return campaign
+
+
+@dataclass(frozen=True)
+class CampaignSettings:
+    """Everything about a campaign but its slug, as people write it (durations as `30m`)."""
+
+    name: str
+    alert_after: str
+    close_after: str
+    closing_message: str | None
+    closing_template: str | None
+    timezone: str
+    assignment_policy: str
+    manual_assignment: bool
+    active: bool
+    reassign_after: str | None = None  # None: chats are never reassigned for silence
+    max_assignments_per_minute: int = 6
+
+
+def campaign_settings(campaign: Campaign) -> CampaignSettings:
+    """A campaign's current settings, in the form `update_campaign` takes."""
+    reassign = campaign.reassign_after_seconds
+    return CampaignSettings(
+        name=campaign.name,
+        alert_after=format_duration_seconds(campaign.alert_after_seconds),
+        close_after=format_duration_seconds(campaign.close_after_seconds),
+        closing_message=campaign.closing_message,
+        closing_template=campaign.closing_template_sid,
+        timezone=campaign.timezone,
+        assignment_policy=str(campaign.assignment_policy),
+        manual_assignment=campaign.manual_assignment,
+        active=campaign.active,
+        reassign_after=None if reassign is None else format_duration_seconds(reassign),
+        max_assignments_per_minute=campaign.max_assignments_per_minute,
+    )
+
+
+def update_campaign(campaign: Campaign, settings: CampaignSettings) -> Campaign:
+    """Change every setting of `campaign` at once, or none: CampaignError names the first
+    setting that cannot be used (`--timezone`, `--alert-after`...)."""
+    name = _check_name(settings.name)
+    alert_seconds = _seconds("--alert-after", settings.alert_after)
+    close_seconds = _seconds("--close-after", settings.close_after)
+    reassign_seconds = (
+        None
+        if settings.reassign_after is None
+        else _seconds("--reassign-after", settings.reassign_after)
+    )
+    _check_closing(settings.closing_message, settings.closing_template)
+    _check_timezone(settings.timezone)
+    try:
+        policy = AssignmentPolicy(settings.assignment_policy)
+    except ValueError:
+        known = ", ".join(p.value for p in AssignmentPolicy)
+        raise CampaignError(
+            "--assignment-policy",
+            f"{settings.assignment_policy!r} is not an assignment policy ({known})",
+        ) from None
+    if not 1 <= settings.max_assignments_per_minute <= MAX_ASSIGNMENTS_PER_MINUTE:
+        raise CampaignError(
+            "--max-assignments-per-minute",
+            f"assignments per agent per minute must be 1 to {MAX_ASSIGNMENTS_PER_MINUTE}",
+        )
+    campaign.name = name
+    campaign.alert_after_seconds = alert_seconds
+    campaign.close_after_seconds = close_seconds
+    campaign.reassign_after_seconds = reassign_seconds
+    campaign.closing_message = settings.closing_message
+    campaign.closing_template_sid = settings.closing_template
+    campaign.timezone = settings.timezone
+    campaign.assignment_policy = policy
+    campaign.manual_assignment = settings.manual_assignment
+    campaign.active = settings.active
+    campaign.max_assignments_per_minute = settings.max_assignments_per_minute
+    return campaign
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise CampaignError("--name", f"the name must have 1 to {MAX_NAME} characters")
+    return name
+
+
+def _check_closing(closing_message: str | None, closing_template: str | None) -> None:
+    if closing_template is not None and not CONTENT_SID.match(closing_template):
+        raise CampaignError(
+            "--closing-template",
+            f"{closing_template!r} is not a Content template SID (HX and 32 hexadecimal "
+            "digits, from Twilio's Content Template Builder)",
+        )
+    if closing_message is not None and not closing_message.strip():
+        raise CampaignError("--closing-message", "the closing message is empty")
+
+
+def _check_timezone(timezone: str) -> None:
+    if timezone not in _timezones():
+        raise CampaignError(
+            "--timezone",
+            f"{timezone!r} is not an IANA time zone: use one such as America/Bogota, "
+            "America/Mexico_City, America/Lima or America/Santiago",
+        )
 
 
 def list_campaigns(session: Session) -> list[CampaignSummary]:
