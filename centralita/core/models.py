@@ -348,6 +348,8 @@ class Message(Base):
         Index(None, "sent_at"),
         Index(None, "created_at"),
         Index(None, "chat_id", "direction", "created_at"),
+        # The session report: messages a person sent between two times.
+        Index(None, "user_id", "created_at"),
     )
 
     id: Mapped[intpk]
@@ -373,6 +375,8 @@ class Message(Base):
     sent_at: Mapped[datetime | None]  # when Twilio accepted it
     failure_reason: Mapped[str | None] = mapped_column(Text)  # why it failed, for people
     hold_reason: Mapped[str | None] = mapped_column(String(64))  # why it waits (sender paused)
+    # The person who wrote it (agents' replies): the session report counts messages sent.
+    user_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("users.id"))
 
     chat: Mapped[Chat] = relationship(back_populates="messages")
     events: Mapped[list[MessageEvent]] = relationship(
@@ -585,3 +589,54 @@ class Assignment(Base):
     chat: Mapped[Chat] = relationship()
     agent: Mapped[User | None] = relationship(foreign_keys=[agent_id])
     by_user: Mapped[User | None] = relationship(foreign_keys=[by_user_id])
+
+
+# -- The web: who signed in when, and failed sign-ins (for throttling) -----------------------
+
+
+class SessionEnd(StrEnum):
+    SIGN_OUT = "sign_out"  # the person signed out
+    EXPIRED = "expired"  # no activity for SESSION_IDLE_MINUTES
+
+
+class WebSession(Base):
+    """One sign-in to the web pages, for attendance control. The browser's cookie names this
+    row: once ended (signed out or expired) the cookie lets nobody in. `last_seen_at` is the
+    person's last activity (a page, an action, typing), kept to the minute."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (
+        Index(None, "user_id", "started_at"),
+        Index(None, "started_at"),
+        # The sweep's "open sessions idle too long".
+        Index(
+            "ix_web_sessions_open",
+            "last_seen_at",
+            sqlite_where=sql_text("ended_at IS NULL"),
+            postgresql_where=sql_text("ended_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(IdType, ForeignKey("users.id"))
+    started_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[SessionEnd | None] = mapped_column(_str_enum(SessionEnd, "end_reason"))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+    user: Mapped[User] = relationship()
+
+
+class LoginAttempt(Base):
+    """A sign-in attempt, kept for throttling by account and by address (and for audit)."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index(None, "email", "created_at"), Index(None, "ip", "created_at"))
+
+    id: Mapped[intpk]
+    email: Mapped[str] = mapped_column(String(254))  # as typed (lower-cased), known or not
+    ip: Mapped[str] = mapped_column(String(45))
+    succeeded: Mapped[bool]
+    created_at: Mapped[datetime_now]

@@ -19,6 +19,7 @@ from centralita.bot.engine import Engine as BotEngine
 from centralita.bot.loader import FlowLibrary
 from centralita.channels.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from centralita.channels.transport import ConsoleTransport, Transport
+from centralita.core import events
 from centralita.core.db import make_engine, session_factory
 from centralita.core.flowstore import StoredFlows
 from centralita.core.jobs import InlineJobs, Jobs, RQJobs, ThreadJobs
@@ -43,6 +44,8 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.bot = BotEngine(self.flows, DatabaseDirectory(self.sessions))
+        # Live events for the web pages, published after commits (core/events.py).
+        events.attach(self.engine, self.redis)
 
     @classmethod
     def build(

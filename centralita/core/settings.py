@@ -49,6 +49,8 @@ class Settings:
     flows_dir: Path = Path("flows")
     storage_dir: Path = Path("instance/storage")
     demo: bool = False
+    # Web sign-ins end after this long without activity (docs/web.md).
+    session_idle_minutes: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, demo: bool = False) -> Settings:
@@ -95,6 +97,7 @@ class Settings:
             flows_dir=Path(env.get("FLOWS_DIR", "flows")),
             storage_dir=Path(env.get("STORAGE_DIR", "instance/storage")),
             demo=demo,
+            session_idle_minutes=_minutes("SESSION_IDLE_MINUTES", env.get("SESSION_IDLE_MINUTES")),
         )
 
     @property
@@ -115,6 +118,7 @@ class Settings:
             "storage_dir": str(self.storage_dir),
             "secret_key": _MASK,
             "demo": self.demo,
+            "session_idle_minutes": self.session_idle_minutes,
         }
         inner = ", ".join(f"{name}={value!r}" for name, value in shown.items())
         return f"Settings({inner})"
@@ -183,6 +187,20 @@ def _redis_url(raw: str | None) -> str | None:
             "Use redis://HOST:PORT/DB (rediss:// for TLS), or unset it to run jobs in-process",
         )
     return raw
+
+
+def _minutes(variable: str, raw: str | None, default: int = 30) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 7 * 24 * 60:
+        raise SettingsError(
+            variable, f"{raw!r} is not a number of minutes", "Use a whole number from 1 to 10080"
+        )
+    return value
 
 
 def _http_url(variable: str, raw: str) -> str:

@@ -10,7 +10,8 @@ from flask import Flask
 from centralita.core import runtime as runtimes
 from centralita.core.runtime import Runtime
 from centralita.core.settings import Settings
-from centralita.web import api, health, webhooks
+from centralita.web import api, health, login, webhooks
+from centralita.web.auth.views import bp as auth_bp
 from centralita.web.services import EXTENSION_KEY
 
 
@@ -35,4 +36,9 @@ def create_app(
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)
+    # The pages: sign-in, CSRF and cookies first (web/login.py), then one blueprint per area.
+    login.install(app)
+    login.csrf.exempt(webhooks.bp)  # Twilio's signature protects these
+    login.csrf.exempt(api.bp)  # bearer tokens, never cookies
+    app.register_blueprint(auth_bp)
     return app

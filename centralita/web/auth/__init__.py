@@ -1,0 +1,1 @@
+"""Signing in and out of the pages, and the sessions log (see docs/web.md)."""
