@@ -19,6 +19,7 @@ from centralita.channels.receive import Received, apply_turn
 from centralita.core.lookup import DatabaseDirectory
 from centralita.core.models import Chat, ChatStatus, SenderNumber
 from centralita.core.runtime import Runtime
+from centralita.lifecycle.jobs import enqueue_transcript
 
 
 def tick_due_chats(rt: Runtime, now: datetime, limit: int = 500) -> int:
@@ -60,4 +61,6 @@ def tick_chat(rt: Runtime, chat_id: int, now: datetime) -> bool:
         apply_turn(session, rt, chat, turn, now, result)
     for message_id in result.outbox:
         rt.jobs.enqueue(send_message_job, message_id)
+    if result.closed:  # the bot's timeout ended the chat
+        enqueue_transcript(rt, chat_id)
     return True

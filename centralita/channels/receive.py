@@ -41,6 +41,9 @@ from centralita.core.models import (
     utcnow,
 )
 from centralita.core.runtime import Runtime
+from centralita.lifecycle import deadlines as lifecycle
+from centralita.lifecycle.close import ClosedBy, close_chat
+from centralita.lifecycle.jobs import enqueue_transcript
 from centralita.routing.assign import assign_chat
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,7 @@ class Received:
     chat_id: int | None = None
     message_id: int | None = None
     outbox: list[int] = field(default_factory=list)
+    closed: bool = False  # the bot closed the chat: its transcript job goes after the commit
 
 
 def receive_message(rt: Runtime, inbound: InboundMessage, now: datetime | None = None) -> Received:
@@ -76,6 +80,8 @@ def receive_message(rt: Runtime, inbound: InboundMessage, now: datetime | None =
 
     for message_id in result.outbox:
         rt.jobs.enqueue(send_message_job, message_id)
+    if result.closed and result.chat_id is not None:
+        enqueue_transcript(rt, result.chat_id)
     return result
 
 
@@ -137,6 +143,7 @@ def _receive(session: Session, rt: Runtime, inbound: InboundMessage, now: dateti
     session.add(message)
     session.flush()
     chat.last_customer_message_at = now
+    lifecycle.track(session, chat, now)  # close deadline; unanswered since, if with the humans
     result = Received("processed", chat.id, message.id)
     # The customer wrote: the 24-hour window is open, so messages held because the number is
     # paused (held only while business-initiated) may go, first, before the new replies.
@@ -280,11 +287,18 @@ def apply_turn(
             chat.priority = effect.priority
             chat.tags = list(effect.tags) or None
         elif isinstance(effect, fx.Close):
-            chat.status = ChatStatus.CLOSED
-            chat.closed_at = now
-            chat.close_reason = effect.reason
-            if effect.text:
-                replies.append(_reply(session, chat, effect.text, now, flush=False))
+            closing = close_chat(
+                session,
+                chat,
+                effect.reason,
+                now,
+                closed_by=ClosedBy.BOT,
+                closing_text=effect.text,
+                author=Author.BOT,
+                flush=False,
+            )
+            replies.append(closing.message)
+            result.closed = True
         elif isinstance(effect, fx.FlowError):
             log.error(
                 "flow %s failed at %s in chat %s: %s",
@@ -302,6 +316,7 @@ def apply_turn(
                 number=chat.number,
                 details={"flow": effect.flow, "step": effect.step, "error": effect.message},
             )
+    lifecycle.track(session, chat, now)  # the campaign may be known now, or a handoff done
     chat.bot_state = state.to_json()
     chat.wait_deadline = (
         datetime.fromtimestamp(state.deadline, UTC) if state.deadline is not None else None

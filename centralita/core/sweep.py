@@ -13,6 +13,10 @@ from centralita.channels.bot_timers import tick_due_chats
 from centralita.channels.outbox import recover_unsent
 from centralita.channels.senders import evaluate_senders
 from centralita.core.runtime import Runtime
+from centralita.lifecycle.alerts import raise_due_unanswered
+from centralita.lifecycle.autoclose import close_due_chats
+from centralita.lifecycle.jobs import requeue_due_transcripts
+from centralita.lifecycle.reassign import reassign_due_chats
 from centralita.routing.queue import drain_queue
 
 
@@ -22,20 +26,35 @@ class SweepReport:
     outbox_requeued: int  # unsent messages whose job was lost, enqueued again
     senders_changed: int = 0  # numbers whose risk level changed (alerted; paused if critical)
     queue_assigned: int = 0  # waiting chats the router could give to an agent
+    chats_closed: int = 0  # open chats past their close time, closed by the timer
+    alerts_raised: int = 0  # chats unanswered past their alert time
+    reassigned: int = 0  # unanswered chats moved to another agent (or back to the queue)
+    transcripts_enqueued: int = 0  # closed chats whose PDF was due, enqueued (again)
 
     def lines(self) -> list[str]:
         return [
             f"bot silence timers fired: {self.bot_timers}",
             f"unsent messages enqueued again: {self.outbox_requeued}",
+            f"chats closed automatically: {self.chats_closed}",
+            f"unanswered alerts raised: {self.alerts_raised}",
+            f"unanswered chats reassigned: {self.reassigned}",
+            f"transcripts enqueued: {self.transcripts_enqueued}",
             f"waiting chats assigned: {self.queue_assigned}",
             f"sender risk levels changed: {self.senders_changed}",
         ]
 
 
 def sweep(rt: Runtime, now: datetime) -> SweepReport:
+    # Closes first: a chat due for both closes instead of alerting, and frees its agent
+    # before the queue drains. Closing messages are enqueued by the close itself.
+    chats_closed = close_due_chats(rt, now)
     return SweepReport(
+        chats_closed=chats_closed,
+        alerts_raised=raise_due_unanswered(rt, now),
+        reassigned=reassign_due_chats(rt, now),
         bot_timers=tick_due_chats(rt, now),
         outbox_requeued=recover_unsent(rt, now),
+        transcripts_enqueued=requeue_due_transcripts(rt, now),
         queue_assigned=len(drain_queue(rt.sessions, now)),
         # Last, so a bad SENDER_HEALTH_* value cannot hold up the timers and the outbox.
         senders_changed=len(evaluate_senders(rt, now)),

@@ -22,7 +22,8 @@ from centralita.core.models import (
     User,
     utcnow,
 )
-from centralita.lifecycle.close import close_chat
+from centralita.lifecycle.close import ClosedBy, after_close, close_chat
+from centralita.lifecycle.deadlines import answered
 from centralita.routing.queue import drain_queue
 from centralita.routing.reassign import reassign_chat
 from centralita.web.api import auth
@@ -117,6 +118,7 @@ def reply(chat_id: int) -> tuple[dict[str, Any], int]:
         created_at=now,
     )
     auth.session().add(message)
+    answered(auth.session(), chat, now)  # ends the unanswered episode, resolves its alert
     auth.session().flush()
     message_id = message.id
     auth.after_commit(lambda: services().jobs.enqueue(send_message_job, message_id))
@@ -130,13 +132,16 @@ def close(chat_id: int) -> dict[str, Any]:
     chat = _chat(chat_id, lock=True)
     if user.role == Role.AGENT and chat.agent_id != user.id:
         raise ApiError(403, "only the agent the chat is assigned to may close it")
-    agent_id = chat.agent_id
-    closing = close_chat(auth.session(), chat, body["reason"].strip(), utcnow())
-    if closing is not None:
-        closing_id = closing.id
-        auth.after_commit(lambda: services().jobs.enqueue(send_message_job, closing_id))
-    if agent_id is not None:  # the agent has room for a waiting chat now
-        auth.after_commit(lambda: drain_queue(services().sessions, utcnow(), agent_id=agent_id))
+    closed = close_chat(
+        auth.session(),
+        chat,
+        body["reason"].strip(),
+        utcnow(),
+        closed_by=ClosedBy(user.role.value),
+        by_user_id=user.id,
+    )
+    # Then the closing message and the transcript go, and the agent gets a waiting chat.
+    auth.after_commit(lambda: after_close(services(), [closed], utcnow()))
     return chat_json(chat)
 
 

@@ -1,0 +1,85 @@
+"""Unanswered alerts: one per chat and unanswered episode, however many sweeps or workers.
+
+Two things make it once-only. The due chats are taken with `FOR UPDATE SKIP LOCKED` and their
+`alert_due_at` cleared in the same transaction, so concurrent sweeps share the work instead of
+repeating it; and the alert's unique key (`unanswered:<chat>:<episode start>`) is inserted with
+ON CONFLICT DO NOTHING, so even a sweep that read the chat before another committed (SQLite's
+serialised writers, a clock set back) adds nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from centralita.core.models import Alert, Chat
+from centralita.core.runtime import Runtime
+from centralita.lifecycle.deadlines import HUMAN_STATUSES, UNANSWERED, episode_key
+
+BATCH = 500
+
+
+def insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert alerts, skipping any whose key exists; returns how many were added."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    statement: Insert
+    if dialect == "postgresql":
+        statement = postgresql.insert(Alert).on_conflict_do_nothing(index_elements=["key"])
+    elif dialect == "sqlite":
+        statement = sqlite.insert(Alert).on_conflict_do_nothing(index_elements=["key"])
+    else:  # pragma: no cover - the two supported databases are above
+        raise RuntimeError(f"unsupported database {dialect}")
+    added = session.execute(statement.returning(Alert.id), rows).all()
+    return len(added)
+
+
+def raise_due_unanswered(rt: Runtime, now: datetime, limit: int = 5000) -> int:
+    """Raise the `unanswered` alert of every chat whose alert time has passed, for its agent
+    (none while queued) and its campaign's supervisors; returns how many were raised. Each
+    batch is one short transaction of three statements."""
+    raised = 0
+    taken = 0
+    while taken < limit:
+        with rt.sessions.begin() as session:
+            due = session.execute(
+                select(Chat.id, Chat.campaign_id, Chat.agent_id, Chat.number, Chat.unanswered_since)
+                .where(Chat.alert_due_at <= now, Chat.status.in_(HUMAN_STATUSES))
+                .order_by(Chat.alert_due_at)
+                .limit(min(BATCH, limit - taken))
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not due:
+                break
+            rows = [
+                {
+                    "kind": UNANSWERED,
+                    "key": episode_key(c.id, c.unanswered_since or now),
+                    "chat_id": c.id,
+                    "campaign_id": c.campaign_id,
+                    "number": c.number,
+                    "user_id": c.agent_id,
+                    "details": {
+                        "unanswered_since": (c.unanswered_since or now).isoformat(),
+                        "minutes": int(((now - (c.unanswered_since or now)).total_seconds()) // 60),
+                    },
+                    "created_at": now,
+                }
+                for c in due
+            ]
+            raised += insert_ignoring_duplicates(session, rows)
+            session.execute(
+                update(Chat)
+                .where(Chat.id.in_([c.id for c in due]))
+                .values(alert_due_at=None)
+                .execution_options(synchronize_session=False)
+            )
+        taken += len(due)
+        if len(due) < BATCH:
+            break
+    return raised

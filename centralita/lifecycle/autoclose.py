@@ -1,0 +1,74 @@
+"""The automatic close: every open chat closes at opening + its campaign's close time.
+
+The deadline (`close_due_at`) is fixed when the chat opens and when the bot learns its
+campaign; silence never brings it forward. Due chats are closed in batches, each one
+transaction that locks its chats with `FOR UPDATE SKIP LOCKED` (so concurrent sweeps take
+different chats) and closes each through the shared `close_chat`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from centralita.core.models import Campaign, Chat, ChatStatus
+from centralita.core.runtime import Runtime
+from centralita.lifecycle.close import Closed, ClosedBy, after_close, close_chat
+from centralita.lifecycle.deadlines import DEFAULT_CLOSE_AFTER
+
+BATCH = 200
+
+
+def close_reason(close_after_seconds: int) -> str:
+    """The reason, for people: says it was automatic and after how long."""
+    hours, rest = divmod(close_after_seconds, 3600)
+    span = f"{hours} h" if rest == 0 else f"{close_after_seconds // 60} min"
+    return f"cierre automático: {span} desde la apertura"
+
+
+def close_due_chats(rt: Runtime, now: datetime, limit: int = 2000) -> int:
+    """Close every open chat whose close time has passed; returns how many were closed.
+    The closing messages are enqueued after each batch commits; the transcripts are left to
+    the sweep's transcript step (`requeue_due_transcripts`), which runs after this one and
+    leases them, so each is enqueued once."""
+    closed_total = 0
+    while closed_total < limit:
+        with rt.sessions.begin() as session:
+            closed = _close_batch(session, now, min(BATCH, limit - closed_total))
+        after_close(rt, closed, now, transcripts=False)
+        closed_total += len(closed)
+        if len(closed) < BATCH:
+            break
+    return closed_total
+
+
+def _close_batch(session: Session, now: datetime, size: int) -> list[Closed]:
+    chats = list(
+        session.scalars(
+            select(Chat)
+            .where(Chat.close_due_at <= now, Chat.status != ChatStatus.CLOSED)
+            .order_by(Chat.close_due_at)
+            .limit(size)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    campaign_ids = {c.campaign_id for c in chats if c.campaign_id is not None}
+    if campaign_ids:  # into the session at once, so close_chat finds them without a query each
+        session.scalars(select(Campaign).where(Campaign.id.in_(campaign_ids))).all()
+    closed = []
+    for chat in chats:
+        campaign = session.get(Campaign, chat.campaign_id) if chat.campaign_id else None
+        after = (
+            campaign.close_after_seconds
+            if campaign is not None
+            else int(DEFAULT_CLOSE_AFTER.total_seconds())
+        )
+        closed.append(
+            close_chat(
+                session, chat, close_reason(after), now, closed_by=ClosedBy.TIMER, flush=False
+            )
+        )
+    session.flush()  # every closing message in one batched insert
+    return closed
