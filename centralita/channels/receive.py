@@ -23,6 +23,7 @@ from centralita.bot.state import ChatState
 from centralita.channels import optout
 from centralita.channels.inbound import InboundMessage
 from centralita.core.alerts import raise_alert
+from centralita.core.events import chat_event, publish_after_commit
 from centralita.core.flowstore import record_version
 from centralita.core.lookup import DatabaseDirectory
 from centralita.core.models import (
@@ -145,6 +146,7 @@ def _receive(session: Session, rt: Runtime, inbound: InboundMessage, now: dateti
     chat.last_customer_message_at = now
     lifecycle.track(session, chat, now)  # close deadline; unanswered since, if with the humans
     result = Received("processed", chat.id, message.id)
+    publish_after_commit(session, chat_event("message", chat))  # live inbox, after commit
     # The customer wrote: the 24-hour window is open, so messages held because the number is
     # paused (held only while business-initiated) may go, first, before the new replies.
     held = session.scalars(

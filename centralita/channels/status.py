@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from centralita.channels import optout
 from centralita.core.alerts import raise_alert
+from centralita.core.events import chat_event, publish_after_commit
 from centralita.core.models import Chat, Message, MessageEvent, MessageStatus, utcnow
 from centralita.core.runtime import Runtime
 
@@ -86,10 +87,11 @@ def record_status(rt: Runtime, params: Mapping[str, str], now: datetime | None =
         message.status = advance_status(before, reported)
         if message.status == before:
             return "kept"
+        chat = session.get(Chat, message.chat_id)
+        assert chat is not None
+        publish_after_commit(session, chat_event("status", chat, message_id=message.id))
         if message.status in FAILURES:
             message.error_code = error_code
-            chat = session.get(Chat, message.chat_id)
-            assert chat is not None
             raise_alert(
                 session,
                 "delivery_failed",

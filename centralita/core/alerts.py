@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from centralita.core.models import Alert
+from centralita.core.events import Event, chat_event, publish_after_commit
+from centralita.core.models import Alert, Chat
 
 
 def raise_alert(
@@ -41,4 +42,11 @@ def raise_alert(
             )
     except IntegrityError:
         return False
+    chat = session.get(Chat, chat_id) if chat_id is not None else None
+    publish_after_commit(
+        session,
+        chat_event("alert", chat, alert=kind)
+        if chat is not None
+        else Event("alert", campaign_id=campaign_id, data={"alert": kind}),
+    )
     return True

@@ -20,8 +20,9 @@ import queue
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -176,9 +177,42 @@ def broker_for(engine: Engine) -> LocalBroker | None:
     return _brokers.get(engine)
 
 
-def publish_after_commit(session: Session, item: Event) -> None:
-    """Publish `item` once the session's transaction commits; never if it rolls back."""
+class ChatLike(Protocol):
+    id: int
+    campaign_id: int | None
+    agent_id: int | None
+
+
+def publish_after_commit(session: Session, item: Event | Callable[[], Event]) -> None:
+    """Publish `item` once the session's transaction commits; never if it rolls back. A
+    callable is called just before the commit, to describe the data as it is committed."""
     session.info.setdefault(_PENDING, []).append(item)
+
+
+def chat_event(
+    kind: str, chat: ChatLike, *, previous_agent_id: int | None = None, **data: Any
+) -> Callable[[], Event]:
+    """An event about `chat`, naming its campaign and agent as they are at the commit (the
+    same transaction may still assign it), and the agent it was taken from, if any."""
+
+    def build() -> Event:
+        agents = (chat.agent_id, previous_agent_id)
+        return Event(
+            kind,
+            chat_id=chat.id,
+            campaign_id=chat.campaign_id,
+            agent_ids=tuple(dict.fromkeys(a for a in agents if a is not None)),
+            data=data,
+        )
+
+    return build
+
+
+@event.listens_for(Session, "before_commit")
+def _describe_pending(session: Session) -> None:
+    pending = session.info.get(_PENDING)
+    if pending:
+        session.info[_PENDING] = [item if isinstance(item, Event) else item() for item in pending]
 
 
 @event.listens_for(Session, "after_commit")

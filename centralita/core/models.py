@@ -629,6 +629,17 @@ class WebSession(Base):
     user: Mapped[User] = relationship()
 
 
+class ChatRead(Base):
+    """How far a person has read a chat (the inbox's unread counts): the last message id."""
+
+    __tablename__ = "chat_reads"
+
+    user_id: Mapped[int] = mapped_column(IdType, ForeignKey("users.id"), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(IdType, ForeignKey("chats.id"), primary_key=True)
+    last_read_message_id: Mapped[int] = mapped_column(IdType)
+    read_at: Mapped[datetime]
+
+
 class LoginAttempt(Base):
     """A sign-in attempt, kept for throttling by account and by address (and for audit)."""
 

@@ -54,6 +54,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from centralita.core.events import chat_event, publish_after_commit
 from centralita.core.models import (
     Assignment,
     AssignmentKind,
@@ -339,6 +340,7 @@ def record_assignment(
     candidates: Sequence[Candidate],
 ) -> Assignment:
     """Give the (locked) chat to the (locked) agent and write the log row."""
+    publish_after_commit(session, chat_event("chat", chat, previous_agent_id=chat.agent_id))
     values = {
         "chat_id": chat.id,
         "agent_id": to.agent_id,

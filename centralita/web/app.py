@@ -10,7 +10,7 @@ from flask import Flask
 from centralita.core import runtime as runtimes
 from centralita.core.runtime import Runtime
 from centralita.core.settings import Settings
-from centralita.web import api, health, login, simulator, supervise, webhooks
+from centralita.web import api, events, health, inbox, login, simulator, supervise, webhooks
 from centralita.web.auth.views import bp as auth_bp
 from centralita.web.services import EXTENSION_KEY
 
@@ -41,6 +41,8 @@ def create_app(
     login.csrf.exempt(webhooks.bp)  # Twilio's signature protects these
     login.csrf.exempt(api.bp)  # bearer tokens, never cookies
     app.register_blueprint(auth_bp)
+    app.register_blueprint(events.bp)
+    app.register_blueprint(inbox.bp)
     app.register_blueprint(supervise.bp)
     simulator.install(app)  # demo and development only (SIMULATOR_ENABLED or demo mode)
     return app

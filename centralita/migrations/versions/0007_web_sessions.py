@@ -1,5 +1,6 @@
-"""Web sessions: who signed in when (attendance), failed sign-ins (throttling), and the person
-who wrote each agent message (messages sent per session).
+"""Web sessions: who signed in when (attendance), failed sign-ins (throttling), how far each
+person has read a chat (unread counts), and who wrote each agent message (messages sent per
+session).
 
 Revision ID: 0007
 Revises: 0006
@@ -94,6 +95,21 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_login_attempts_ip_created_at"), "login_attempts", ["ip", "created_at"])
 
+    op.create_table(
+        "chat_reads",
+        sa.Column("user_id", _id(), nullable=False),
+        sa.Column("chat_id", _id(), nullable=False),
+        sa.Column("last_read_message_id", _id(), nullable=False),
+        sa.Column("read_at", _utc(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_chat_reads_user_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["chat_id"], ["chats.id"], name=op.f("fk_chat_reads_chat_id_chats")
+        ),
+        sa.PrimaryKeyConstraint("user_id", "chat_id", name=op.f("pk_chat_reads")),
+    )
+
     op.drop_index(_OUTBOX_INDEX, table_name="messages")
     with op.batch_alter_table("messages") as batch:
         batch.add_column(sa.Column("user_id", _id(), nullable=True))
@@ -109,6 +125,7 @@ def downgrade() -> None:
         batch.drop_constraint(op.f("fk_messages_user_id_users"), type_="foreignkey")
         batch.drop_column("user_id")
     _outbox_index()
+    op.drop_table("chat_reads")
     op.drop_index(op.f("ix_login_attempts_ip_created_at"), table_name="login_attempts")
     op.drop_index(op.f("ix_login_attempts_email_created_at"), table_name="login_attempts")
     op.drop_table("login_attempts")

@@ -11,21 +11,17 @@ from sqlalchemy.orm import selectinload
 from centralita.channels.outbox import send_message_job
 from centralita.core.models import (
     Assignment,
-    Author,
     Campaign,
     Chat,
     ChatStatus,
-    Direction,
-    Message,
-    MessageStatus,
     Role,
     User,
     utcnow,
 )
 from centralita.lifecycle.close import ClosedBy, after_close, close_chat
-from centralita.lifecycle.deadlines import answered
 from centralita.routing.queue import drain_queue
 from centralita.routing.reassign import reassign_chat
+from centralita.routing.reply import agent_reply
 from centralita.web.api import auth
 from centralita.web.api.errors import ApiError, json_body
 from centralita.web.api.serialize import assignment_json, chat_json, message_json
@@ -103,23 +99,7 @@ def reply(chat_id: int) -> tuple[dict[str, Any], int]:
     if len(text) > MAX_TEXT:
         raise ApiError(400, f"'text' is longer than {MAX_TEXT} characters")
     chat = _chat(chat_id, lock=True)
-    if chat.status == ChatStatus.CLOSED:
-        raise ApiError(409, f"chat {chat_id} is closed")
-    if chat.agent_id != auth.user().id:
-        raise ApiError(403, "only the agent the chat is assigned to may write in it")
-    now = utcnow()
-    message = Message(
-        chat_id=chat.id,
-        direction=Direction.OUT,
-        author=Author.AGENT,
-        text=text,
-        status=MessageStatus.PENDING,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    auth.session().add(message)
-    answered(auth.session(), chat, now)  # ends the unanswered episode, resolves its alert
-    auth.session().flush()
+    message = agent_reply(auth.session(), chat, auth.user().id, text, utcnow())
     message_id = message.id
     auth.after_commit(lambda: services().jobs.enqueue(send_message_job, message_id))
     return message_json(message), 201

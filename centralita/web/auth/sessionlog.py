@@ -113,21 +113,27 @@ def _query(db: Session, viewer: Viewer, filters: Filters, now: datetime) -> Sele
         .scalar_subquery()
     )
     handled_chats = union(
-        select(Message.chat_id.label("chat_id")).where(
+        select(Message.chat_id.label("chat_id"))
+        .where(
             Message.user_id == WebSession.user_id,
             Message.created_at >= in_window[0],
             Message.created_at <= in_window[1],
-        ),
-        select(Assignment.chat_id.label("chat_id")).where(
+        )
+        .correlate(WebSession),
+        select(Assignment.chat_id.label("chat_id"))
+        .where(
             Assignment.agent_id == WebSession.user_id,
             Assignment.created_at >= in_window[0],
             Assignment.created_at <= in_window[1],
-        ),
-        select(Chat.id.label("chat_id")).where(
+        )
+        .correlate(WebSession),
+        select(Chat.id.label("chat_id"))
+        .where(
             Chat.closed_by_user_id == WebSession.user_id,
             Chat.closed_at >= in_window[0],
             Chat.closed_at <= in_window[1],
-        ),
+        )
+        .correlate(WebSession),
     ).subquery()
     handled = (
         select(func.count()).select_from(handled_chats).correlate(WebSession).scalar_subquery()

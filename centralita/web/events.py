@@ -1,0 +1,63 @@
+"""Server-Sent Events: `GET /events` streams the live events (core/events.py) this person may
+see, as `event: KIND` / `data: {"kind", "chat_id", ...}` (ids only; the page fetches what
+changed, through views that check access again).
+
+A stream holds no database connection: the sign-in is checked when it opens, then it only
+waits on the broker. It ends after `STREAM_SECONDS` and the browser reconnects by itself
+(EventSource), which checks the sign-in again; an expired or ended one gets 401.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+from flask import Blueprint, Response, abort
+
+from centralita.core.events import Event, LocalBroker, broker_for
+from centralita.core.models import Role
+from centralita.web.login import CurrentUser, login_required, user
+from centralita.web.services import services
+
+bp = Blueprint("events", __name__)
+
+STREAM_SECONDS = 120.0
+KEEPALIVE_SECONDS = 15.0  # a comment line, so proxies and browsers keep the stream open
+
+
+def may_see(me: CurrentUser, event: Event) -> bool:
+    if me.role == Role.ADMIN:
+        return True
+    if me.role == Role.SUPERVISOR:
+        return event.campaign_id is not None and event.campaign_id in me.campaign_ids
+    return me.id in event.agent_ids
+
+
+def _stream(me: CurrentUser, broker: LocalBroker) -> Iterator[str]:
+    subscription = broker.subscribe()
+    try:
+        yield "retry: 1000\n: connected\n\n"
+        ends = time.monotonic() + STREAM_SECONDS
+        while (left := ends - time.monotonic()) > 0:
+            event = subscription.get(timeout=min(KEEPALIVE_SECONDS, left))
+            if event is None:
+                yield ": keepalive\n\n"
+            elif may_see(me, event):
+                data = {"kind": event.kind, "chat_id": event.chat_id, **event.data}
+                yield f"event: {event.kind}\ndata: {json.dumps(data)}\n\n"
+    finally:
+        subscription.close()
+
+
+@bp.get("/events")
+@login_required(passive=True)
+def stream() -> Response:
+    broker = broker_for(services().engine)
+    if broker is None:
+        abort(503)
+    return Response(
+        _stream(user(), broker),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
