@@ -10,7 +10,17 @@ from flask import Flask
 from centralita.core import runtime as runtimes
 from centralita.core.runtime import Runtime
 from centralita.core.settings import Settings
-from centralita.web import api, events, health, inbox, login, simulator, supervise, webhooks
+from centralita.web import (
+    admin,
+    api,
+    events,
+    health,
+    inbox,
+    login,
+    simulator,
+    supervise,
+    webhooks,
+)
 from centralita.web.auth.views import bp as auth_bp
 from centralita.web.services import EXTENSION_KEY
 
@@ -44,5 +54,6 @@ def create_app(
     app.register_blueprint(events.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(supervise.bp)
+    app.register_blueprint(admin.bp)
     simulator.install(app)  # demo and development only (SIMULATOR_ENABLED or demo mode)
     return app
