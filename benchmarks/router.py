@@ -37,7 +37,7 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, insert, select, text, update
 from sqlalchemy.engine import make_url
 
 from centralita.core.db import make_engine, normalize_url, session_factory
@@ -200,6 +200,7 @@ def assigner(url: str, barrier: Barrier, pipe: Connection) -> None:
     # default 5 s busy timeout, which would turn a slow decision into an error.
     engine = make_engine(url, pool_size=1, max_overflow=0, sqlite_busy_timeout=60)
     sessions = session_factory(engine)
+    backend = _backend_pid(engine)
     try:
         while True:
             job = pipe.recv()
@@ -209,6 +210,7 @@ def assigner(url: str, barrier: Barrier, pipe: Connection) -> None:
             latencies = []
             made = 0
             barrier.wait()
+            cpu = time.process_time(), _cpu_seconds(backend)
             start = time.perf_counter()
             for chat_id in chat_ids:
                 t = time.perf_counter()
@@ -216,9 +218,30 @@ def assigner(url: str, barrier: Barrier, pipe: Connection) -> None:
                     made += assign_chat(session, chat_id, now) is not None
                 latencies.append(time.perf_counter() - t)
             end = time.perf_counter()
-            pipe.send((start, end, made, latencies))
+            client = time.process_time() - cpu[0]
+            server = _cpu_seconds(backend) - cpu[1]
+            pipe.send((start, end, made, latencies, client, server))
     finally:
         engine.dispose()
+
+
+def _backend_pid(engine: Engine) -> int | None:
+    """The PostgreSQL server process serving this assigner's one connection."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) of a local process so far; 0 if it cannot be read."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -229,6 +252,8 @@ class Result:
     latencies: list[float] = field(default_factory=list)
     round_rates: list[float] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    client_cpu: float = 0.0  # seconds, the assigner processes together
+    server_cpu: float = 0.0  # seconds, their PostgreSQL backends together (0: not local)
 
     @property
     def rate(self) -> float:
@@ -273,6 +298,8 @@ def run(kind: str, url: str, args: argparse.Namespace) -> Result:
             result.seconds += seconds
             result.round_rates.append(made / seconds)
             result.latencies += [x for a in answers for x in a[3]]
+            result.client_cpu += sum(a[4] for a in answers)
+            result.server_cpu += sum(a[5] for a in answers)
             print(f"  {kind} round {n}: {made} decisions in {seconds:.3f} s", file=sys.stderr)
     finally:
         for pipe in pipes:
@@ -315,6 +342,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{kind}: {result.rate:,.0f} decisions/s{verdict}; rounds"
             f" {min(result.round_rates):,.0f}-{max(result.round_rates):,.0f}/s;"
             f" latency p50 {result.quantile_ms(50):.1f} ms, p99 {result.quantile_ms(99):.1f} ms"
+        )
+        per = (result.client_cpu + result.server_cpu) / result.decisions * 1000
+        ceiling = (os.cpu_count() or 1) * 1000 / per if per else 0.0
+        print(
+            f"{kind}: CPU per decision {per:.2f} ms (assigners"
+            f" {result.client_cpu / result.decisions * 1000:.2f} ms, database backends"
+            f" {result.server_cpu / result.decisions * 1000:.2f} ms): a CPU-bound ceiling of"
+            f" {ceiling:,.0f} decisions/s on this machine's {os.cpu_count()} cores if nothing"
+            " else ran"
         )
         if result.problems:
             ok = False

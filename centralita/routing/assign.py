@@ -16,9 +16,12 @@ How it stays correct with many assigners at once (web workers handing off, sweep
   never over capacity.
 - Agents are locked with `SKIP LOCKED`, best-ranked first: concurrent assigners of one
   campaign each take a different agent (the next best) instead of queueing behind one lock,
-  which is both faster and what a fair sequential router would have done. Only when every
-  better agent is busy does an assigner wait, for the best one, holding no other agent lock:
+  which is both faster and what a fair sequential router would have done. An assigner holds
+  one agent at a time (one no longer a best choice is released before the next is tried),
+  and waits only when every eligible agent is busy, for the best one, holding no agent:
   lock order is always chat, then agent, so no deadlock.
+- On PostgreSQL the count after the lock and the writes are one guarded statement, sent
+  straight to psycopg (`postgres.py`): the router's hot path, kept off the ORM for speed.
 - SQLite has no row locks: the write transaction (`BEGIN IMMEDIATE`) already excludes every
   other writer, so the first read is final and no lock statements are sent.
 
@@ -33,20 +36,20 @@ see it (`queue.waiting_chats`) and can give it to an agent by hand (`reassign.ma
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Executable,
     Row,
-    any_,
     bindparam,
     func,
     insert,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -67,7 +70,8 @@ from centralita.core.models import (
     User,
     user_campaigns,
 )
-from centralita.routing.policies import Candidate, explain, rank
+from centralita.routing import postgres as pg
+from centralita.routing.policies import Candidate, as_good_as_best, explain, rank
 from centralita.routing.presence import why_unavailable
 
 CAP_WINDOW = timedelta(minutes=1)  # the campaign's cap counts the router's chats in this window
@@ -105,6 +109,8 @@ def attempt_assignment(
     skip_locked: bool = False,
 ) -> tuple[Outcome, Assignment | None]:
     """`assign_chat`, also saying why nothing was assigned."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _attempt_postgres(session, chat_id, now, by=by, skip_locked=skip_locked)
     # Only a waiting chat is locked (the condition is checked again after any wait): trying
     # a chat someone else already placed costs no lock, so no write and no commit flush.
     query = _LOCK_CHAT_SKIP if skip_locked else _LOCK_CHAT
@@ -117,10 +123,13 @@ def attempt_assignment(
     if chat.campaign_id is None or policy is None or cap is None:
         return Outcome.NO_CAMPAIGN, None
 
+    # SQLite: the write transaction (BEGIN IMMEDIATE) excludes every other writer, so what
+    # is read now is final until commit.
     candidates = {c.agent_id: c for c in _candidates(session, chat.campaign_id, cap, now)}
-    chosen = _choose(session, candidates, chat.campaign_id, cap, policy, now)
-    if chosen is None:
+    ranked = rank(candidates.values(), policy)
+    if not ranked:
         return Outcome.NOBODY, None
+    chosen = ranked[0]
     assignment = record_assignment(
         session,
         chat,
@@ -135,59 +144,120 @@ def attempt_assignment(
     return Outcome.ASSIGNED, assignment
 
 
-def _choose(
+def _attempt_postgres(
     session: Session,
-    candidates: dict[int, Candidate],
-    campaign_id: int,
-    cap: int,
-    policy: AssignmentPolicy,
+    chat_id: int,
     now: datetime,
-) -> Candidate | None:
-    """The best eligible candidate, locked (on PostgreSQL) and counted after the lock.
-
-    `candidates` is updated in place with what was counted again, so the log shows it.
-
-    Each lock is taken after a savepoint: an agent who turns out to have filled up meanwhile
-    is released at once (rolling back to the savepoint drops the row lock) rather than held
-    to the end. So this transaction only ever holds agents it could use, and waits for a lock
-    only while holding no agent at all: no two assigners can wait for each other."""
-    if session.get_bind().dialect.name != "postgresql":
-        ranked = rank(candidates.values(), policy)
-        return ranked[0] if ranked else None
-    held: set[int] = set()
-    while True:  # each round locks an agent (kept or released as full) or returns
+    *,
+    by: User | None,
+    skip_locked: bool,
+) -> tuple[Outcome, Assignment | None]:
+    """`attempt_assignment` on PostgreSQL, straight on the driver (see `postgres.py`)."""
+    session.flush()  # what the caller changed goes first, as the ORM would order it
+    cursor = pg.driver(session.connection()).cursor()
+    since = now - CAP_WINDOW
+    query = pg.CHAT_AND_CANDIDATES_SKIP if skip_locked else pg.CHAT_AND_CANDIDATES
+    rows = cursor.execute(query, {"chat_id": chat_id, "since": since}).fetchall()
+    if not rows:
+        if skip_locked and cursor.execute(pg.IS_WAITING, {"chat_id": chat_id}).fetchone():
+            return Outcome.LOCKED, None
+        return Outcome.NOT_WAITING, None
+    campaign_id, policy_name, cap = rows[0][:3]
+    if campaign_id is None:
+        return Outcome.NO_CAMPAIGN, None
+    policy = AssignmentPolicy(policy_name)
+    candidates = {
+        c.agent_id: c for c in (_pg_candidate(row[3:], cap, now) for row in rows if row[3])
+    }
+    held: int | None = None  # the one agent locked, after the savepoint
+    while True:  # each round writes, or learns every candidate's figures after a lock
         ranked = rank(candidates.values(), policy)
         if not ranked:
-            return None
-        # Agents ranked above the best one we already hold: worth trying to take.
-        better: list[int] = []
-        for candidate in ranked:
-            if candidate.agent_id in held:
-                break
-            better.append(candidate.agent_id)
-        if not better:
-            return ranked[0]  # the best eligible agent is ours
-        session.execute(_SAVEPOINT)
-        got = _lock_first_free(session, better)
-        if got is None:
-            if held:  # the better ones are being given chats right now: take ours
-                return next(c for c in ranked if c.agent_id in held)
-            got = _lock_wait(session, better[0])  # holding no agent: safe to wait
-        for fresh in _candidates(session, campaign_id, cap, now, only=[got]):
-            candidates[got] = fresh
-        if candidates[got].eligible:
-            held.add(got)
-        else:
-            session.execute(_ROLLBACK_TO_SAVEPOINT)  # it filled up meanwhile: let it go
+            if held is not None:
+                pg.release(cursor)
+            return Outcome.NOBODY, None
+        if (
+            held is None
+            or held not in candidates
+            or not as_good_as_best(candidates[held], ranked, policy)
+        ):
+            if held is not None:  # no longer a best choice: let it go first
+                pg.release(cursor)
+            held = pg.lock_first_free(cursor, [c.agent_id for c in ranked])
+            if held is None:  # every eligible agent is being given a chat: wait for the best
+                held = ranked[0].agent_id
+                pg.lock_wait(cursor, held)
+        chosen = candidates[held]
+        everyone = list(candidates.values())
+        reason = explain(chosen, everyone, policy)
+        entries = [c.log_entry() for c in everyone]
+        rows = cursor.execute(
+            pg.GUARDED_WRITE,
+            {
+                "since": since,
+                "now": now,
+                "chat_id": chat_id,
+                "agent_id": held,
+                "campaign_id": campaign_id,
+                "by_user_id": by.id if by is not None else None,
+                "policy": policy.value,
+                "reason": reason,
+                "candidates": json.dumps(entries),
+                "active": True,
+                "capacity": chosen.capacity,
+                "weight": chosen.weight,
+                "presence": "online",
+                "last_seen_at": chosen.last_seen_at,
+                "last_assigned_at": chosen.last_assigned_at,
+                "open": chosen.open,
+                "recent": chosen.recent,
+            },
+        ).fetchall()
+        if rows and rows[0][0] is not None:
+            return Outcome.ASSIGNED, _assigned(
+                session, rows[0][0], chat_id, chosen, now, by, policy, reason, entries
+            )
+        # The agent changed between the ranking and the lock: rank again, everyone counted
+        # after it (`held` stays locked while it is still the best).
+        candidates = {c.agent_id: c for c in (_pg_candidate(row[1:], cap, now) for row in rows)}
 
 
-_SAVEPOINT = text("SAVEPOINT routing_agent_lock")
-_ROLLBACK_TO_SAVEPOINT = text("ROLLBACK TO SAVEPOINT routing_agent_lock")
+def _pg_candidate(row: Sequence[Any], cap: int | None, now: datetime) -> Candidate:
+    (agent_id, email, active, capacity, weight, presence, seen, last, open_, recent) = row
+    return _judge(
+        agent_id, email, active, capacity, weight, presence, pg.utc(seen), pg.utc(last),
+        open_, recent, cap, now,
+    )  # fmt: skip
 
 
-def _lock_first_free(session: Session, ranked_ids: list[int]) -> int | None:
-    """Lock the first agent of `ranked_ids` no one else holds; None if all are held."""
-    return session.scalar(_LOCK_FIRST_FREE, {"ids": ranked_ids})
+def _assigned(
+    session: Session,
+    assignment_id: int,
+    chat_id: int,
+    to: Candidate,
+    now: datetime,
+    by: User | None,
+    policy: AssignmentPolicy,
+    reason: str,
+    entries: list[dict[str, object]],
+) -> Assignment:
+    """The log row as an ORM object, and the session told what the database now holds."""
+    chat = session.identity_map.get(identity_key(Chat, chat_id))
+    _written(session, chat if isinstance(chat, Chat) else None, to.agent_id, now)
+    assignment = Assignment(
+        id=assignment_id,
+        chat_id=chat_id,
+        agent_id=to.agent_id,
+        by_user_id=by.id if by is not None else None,
+        kind=AssignmentKind.ASSIGN,
+        policy=policy.value,
+        reason=reason,
+        candidates=entries,
+        created_at=now,
+    )
+    make_transient_to_detached(assignment)
+    session.add(assignment)
+    return assignment
 
 
 def _lock_wait(session: Session, agent_id: int) -> int:
@@ -281,13 +351,6 @@ _AGENTS_IN = (
     .where(User.role == Role.AGENT, User.id.in_(bindparam("ids", expanding=True)))
     .order_by(User.id)
 )
-_LOCK_FIRST_FREE = (
-    select(User.id)
-    .where(User.id == any_(_IDS))
-    .order_by(func.array_position(_IDS, User.id))
-    .limit(1)
-    .with_for_update(key_share=True, skip_locked=True)
-)
 _LOCK_AGENT = (
     select(User.id).where(User.id == bindparam("agent_id")).with_for_update(key_share=True)
 )
@@ -306,24 +369,46 @@ _WAITING = select(Chat.id).where(
 
 def _candidate(row: Row[tuple[object, ...]], cap: int | None, now: datetime) -> Candidate:
     m = row._mapping
+    return _judge(
+        m["id"], m["email"], m["active"], m["capacity"], m["weight"], m["presence"],
+        m["last_seen_at"], m["last_assigned_at"], m["open"], m["recent"], cap, now,
+    )  # fmt: skip
+
+
+def _judge(
+    agent_id: int,
+    email: str,
+    active: bool,
+    capacity: int,
+    weight: int,
+    presence: str,
+    last_seen_at: datetime | None,
+    last_assigned_at: datetime | None,
+    open_chats: int,
+    recent: int,
+    cap: int | None,
+    now: datetime,
+) -> Candidate:
+    """An agent as a candidate: eligible, or why not."""
     why_not: str | None
-    if not m["active"]:
+    if not active:
         why_not = "inactive"
     else:
-        why_not = why_unavailable(m["presence"], m["last_seen_at"], now)
-        if why_not is None and m["open"] >= m["capacity"]:
+        why_not = why_unavailable(presence, last_seen_at, now)
+        if why_not is None and open_chats >= capacity:
             why_not = "full"
-        elif why_not is None and cap is not None and m["recent"] >= cap:
+        elif why_not is None and cap is not None and recent >= cap:
             why_not = "per_minute_cap"
     return Candidate(
-        agent_id=m["id"],
-        email=m["email"],
-        open=m["open"],
-        capacity=m["capacity"],
-        weight=m["weight"],
-        recent=m["recent"],
-        last_assigned_at=m["last_assigned_at"],
+        agent_id=agent_id,
+        email=email,
+        open=open_chats,
+        capacity=capacity,
+        weight=weight,
+        recent=recent,
+        last_assigned_at=last_assigned_at,
         why_not=why_not,
+        last_seen_at=last_seen_at,
     )
 
 
@@ -378,17 +463,23 @@ def record_assignment(
         )
         .scalar_one()
     )
-    set_committed_value(chat, "status", ChatStatus.ASSIGNED)
-    set_committed_value(chat, "agent_id", to.agent_id)
-    set_committed_value(chat, "assigned_at", now)
-    session.expire(chat, ["agent"])  # the relationship follows agent_id when next read
-    agent = session.identity_map.get(identity_key(User, to.agent_id))
-    if isinstance(agent, User):
-        set_committed_value(agent, "last_assigned_at", now)
+    _written(session, chat, to.agent_id, now)
     assignment = Assignment(id=new_id, **values)
     make_transient_to_detached(assignment)
     session.add(assignment)
     return assignment
+
+
+def _written(session: Session, chat: Chat | None, agent_id: int, now: datetime) -> None:
+    """Tell the session's objects what a statement sent past the ORM wrote, as if flushed."""
+    if chat is not None:
+        set_committed_value(chat, "status", ChatStatus.ASSIGNED)
+        set_committed_value(chat, "agent_id", agent_id)
+        set_committed_value(chat, "assigned_at", now)
+        session.expire(chat, ["agent"])  # the relationship follows agent_id when next read
+    agent = session.identity_map.get(identity_key(User, agent_id))
+    if isinstance(agent, User):
+        set_committed_value(agent, "last_assigned_at", now)
 
 
 def _write_assignment() -> Executable:
