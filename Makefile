@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(STAMP)
 
 # The whole loop on SQLite, no Redis, no Twilio account: demo campaigns, customers and people
@@ -32,6 +32,7 @@ test: $(TEST_STAMP)
 	$(BIN)/mypy
 	$(BIN)/centralita validate
 	$(BIN)/centralita test
+	@command -v chromium >/dev/null || echo 'chromium is missing: browser tests will not run (apt-get install chromium; .ci/run does)'
 	$(BIN)/pytest -q
 
 lint: $(TEST_STAMP)

@@ -14,10 +14,15 @@ import click
 from sqlalchemy.exc import DBAPIError
 
 from centralita.core.db import make_engine
-from centralita.core.settings import SettingsError, database_url_from_env, redact_url
+from centralita.core.settings import (
+    SettingsError,
+    database_url_from_env,
+    phone_region_from_env,
+    redact_url,
+)
 from centralita.customers.importer import ImportHooks, ImportMode, ImportRefused, import_customers
 from centralita.customers.parsing import CustomerParser, Rejected, RowWarning
-from centralita.customers.phones import E164Phones, PhoneRegionError, phone_region_from_env
+from centralita.customers.phones import E164Phones
 from centralita.customers.sources import Source, UnusableFile, open_source
 from centralita.customers.values import cell_text
 
@@ -57,7 +62,7 @@ def import_command(slug: str, file: Path, mode: str, rejected_csv: Path | None) 
     try:
         url = database_url_from_env()
         phones = E164Phones(phone_region_from_env())
-    except (SettingsError, PhoneRegionError) as exc:
+    except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     with ExitStack() as stack:
         try:

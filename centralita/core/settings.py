@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import overload
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import phonenumbers
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/centralita.db"
 DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:5000"
 DEFAULT_TWILIO_API_BASE_URL = "https://api.twilio.com"
+DEFAULT_PHONE_REGION = "CO"  # phones without a country code in customer files are Colombian
 
 # psycopg 3 is the one PostgreSQL driver installed; these spellings all mean it.
 _POSTGRES_ALIASES = {"postgres", "postgresql", "postgresql+psycopg"}
@@ -48,6 +50,7 @@ class Settings:
     default_flow: str | None = None
     flows_dir: Path = Path("flows")
     storage_dir: Path = Path("instance/storage")
+    default_phone_region: str = DEFAULT_PHONE_REGION
     demo: bool = False
     # Web sign-ins end after this long without activity (docs/web.md).
     session_idle_minutes: int = 30
@@ -96,6 +99,7 @@ class Settings:
             default_flow=env.get("DEFAULT_FLOW"),
             flows_dir=Path(env.get("FLOWS_DIR", "flows")),
             storage_dir=Path(env.get("STORAGE_DIR", "instance/storage")),
+            default_phone_region=phone_region_from_env(env.values),
             demo=demo,
             session_idle_minutes=_minutes("SESSION_IDLE_MINUTES", env.get("SESSION_IDLE_MINUTES")),
         )
@@ -116,6 +120,7 @@ class Settings:
             "default_flow": self.default_flow,
             "flows_dir": str(self.flows_dir),
             "storage_dir": str(self.storage_dir),
+            "default_phone_region": self.default_phone_region,
             "secret_key": _MASK,
             "demo": self.demo,
             "session_idle_minutes": self.session_idle_minutes,
@@ -140,6 +145,20 @@ def database_url_from_env(environ: Mapping[str, str] | None = None) -> str:
     if url.drivername.startswith("sqlite") and not url.database:
         raise SettingsError("DATABASE_URL", "SQLite URL without a file path", fix)
     return raw
+
+
+def phone_region_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """Only DEFAULT_PHONE_REGION (the country of phones written without a country code in
+    customer files), validated: what `customers import` needs without a SECRET_KEY."""
+    env = _Env(os.environ if environ is None else environ)
+    region = env.get("DEFAULT_PHONE_REGION", DEFAULT_PHONE_REGION).upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise SettingsError(
+            "DEFAULT_PHONE_REGION",
+            f"{region!r} is not a region phonenumbers knows",
+            "Use a two-letter country code such as CO, MX, PE, CL, AR or EC",
+        )
+    return region
 
 
 def redact_url(url: str | URL) -> str:

@@ -13,7 +13,6 @@ tests/customers/test_phones.py checks the two agree.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -21,24 +20,15 @@ from functools import cache
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberDesc, PhoneNumberFormat
 
-DEFAULT_PHONE_REGION = "CO"
+from centralita.core.settings import DEFAULT_PHONE_REGION, SettingsError, phone_region_from_env
+
+# The region is a setting now (`Settings.default_phone_region`, read by
+# `settings.phone_region_from_env`); these names stay for the modules that import them here.
+PhoneRegionError = SettingsError
+__all__ = ["DEFAULT_PHONE_REGION", "E164Phones", "PhoneRegionError", "phone_region_from_env"]
+
 _SEPARATORS = re.compile(r"[\s\-.()/]+")
 _DIGITS = re.compile(r"\+?[0-9]{2,17}\Z")
-
-
-class PhoneRegionError(ValueError):
-    pass
-
-
-def phone_region_from_env() -> str:
-    """DEFAULT_PHONE_REGION (ISO 3166 code such as CO, MX, PE; default CO), validated."""
-    region = (os.environ.get("DEFAULT_PHONE_REGION") or DEFAULT_PHONE_REGION).strip().upper()
-    if region not in phonenumbers.SUPPORTED_REGIONS:
-        raise PhoneRegionError(
-            f"DEFAULT_PHONE_REGION: {region!r} is not a region phonenumbers knows. "
-            "Use a two-letter country code such as CO, MX, PE, CL, AR or EC"
-        )
-    return region
 
 
 def _desc_pattern(desc: PhoneNumberDesc | None) -> str | None:

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from centralita.customers.phones import E164Phones, PhoneRegionError, phone_region_from_env
+from centralita.core.settings import Settings, SettingsError, phone_region_from_env
+from centralita.customers.phones import E164Phones
 
 
 def reference(text: str, region: str) -> str | None:
@@ -57,11 +58,13 @@ def test_fast_path_agrees_with_phonenumbers(text: str, region: str) -> None:
     assert E164Phones(region)(text) == reference(text, region)
 
 
-def test_region_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DEFAULT_PHONE_REGION", raising=False)
-    assert phone_region_from_env() == "CO"
-    monkeypatch.setenv("DEFAULT_PHONE_REGION", "mx")
-    assert phone_region_from_env() == "MX"
-    monkeypatch.setenv("DEFAULT_PHONE_REGION", "XX")
-    with pytest.raises(PhoneRegionError, match="DEFAULT_PHONE_REGION: 'XX'"):
-        phone_region_from_env()
+def test_region_setting() -> None:
+    assert phone_region_from_env({}) == "CO"
+    assert phone_region_from_env({"DEFAULT_PHONE_REGION": " mx "}) == "MX"
+    assert Settings.from_env({"SECRET_KEY": "k"}).default_phone_region == "CO"
+    configured = Settings.from_env({"SECRET_KEY": "k", "DEFAULT_PHONE_REGION": "pe"})
+    assert configured.default_phone_region == "PE"
+    assert "default_phone_region='PE'" in repr(configured)
+    for bad in ("XX", "Colombia"):
+        with pytest.raises(SettingsError, match=f"DEFAULT_PHONE_REGION: '{bad.upper()}' is not"):
+            Settings.from_env({"SECRET_KEY": "k", "DEFAULT_PHONE_REGION": bad})
