@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint typecheck check flows bench bench-import clean
+.PHONY: demo test lint typecheck check flows bench bench-import bench-sweep clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,9 @@ bench-router: $(TEST_STAMP)
 
 bench-import: $(TEST_STAMP)
 	$(BIN)/python -m benchmarks.import
+
+bench-sweep: $(TEST_STAMP)
+	$(BIN)/python -m benchmarks.sweep
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

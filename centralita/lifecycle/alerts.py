@@ -10,12 +10,13 @@ serialised writers, a clock set back) adds nothing twice.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Insert, select, update
+from sqlalchemy import Insert, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from centralita.core.events import Event, publish_after_commit
 from centralita.core.models import Alert, Chat
 from centralita.core.runtime import Runtime
 from centralita.lifecycle.deadlines import HUMAN_STATUSES, UNANSWERED, episode_key
@@ -24,18 +25,36 @@ BATCH = 500
 
 
 def insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
-    """Insert alerts, skipping any whose key exists; returns how many were added."""
+    """Insert alerts, skipping any whose key exists; returns how many were added, each
+    announced to the live pages once the transaction commits."""
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
+    # On the table, not the entity: the ORM's bulk insert would split the rows into one
+    # statement per run of rows with the same NULL columns; Core sends them in one batch.
+    table = cast(Table, Alert.__table__)
     statement: Insert
     if dialect == "postgresql":
-        statement = postgresql.insert(Alert).on_conflict_do_nothing(index_elements=["key"])
+        statement = postgresql.insert(table).on_conflict_do_nothing(index_elements=["key"])
     elif dialect == "sqlite":
-        statement = sqlite.insert(Alert).on_conflict_do_nothing(index_elements=["key"])
+        statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=["key"])
     else:  # pragma: no cover - the two supported databases are above
         raise RuntimeError(f"unsupported database {dialect}")
-    added = session.execute(statement.returning(Alert.id), rows).all()
+    added = session.execute(
+        statement.returning(table.c.kind, table.c.chat_id, table.c.campaign_id, table.c.user_id),
+        rows,
+    ).all()
+    for kind, chat_id, campaign_id, user_id in added:
+        publish_after_commit(
+            session,
+            Event(
+                "alert",
+                chat_id=chat_id,
+                campaign_id=campaign_id,
+                agent_ids=(user_id,) if user_id is not None else (),
+                data={"alert": kind},
+            ),
+        )
     return len(added)
 
 

@@ -30,14 +30,14 @@ def close_reason(close_after_seconds: int) -> str:
 
 def close_due_chats(rt: Runtime, now: datetime, limit: int = 2000) -> int:
     """Close every open chat whose close time has passed; returns how many were closed.
-    The closing messages are enqueued after each batch commits; the transcripts are left to
-    the sweep's transcript step (`requeue_due_transcripts`), which runs after this one and
-    leases them, so each is enqueued once."""
+    The closing messages are enqueued after each batch commits; the transcripts and the
+    freed agents are left to the sweep's later steps (`requeue_due_transcripts`, which leases
+    them so each is enqueued once, and the queue drain)."""
     closed_total = 0
     while closed_total < limit:
         with rt.sessions.begin() as session:
             closed = _close_batch(session, now, min(BATCH, limit - closed_total))
-        after_close(rt, closed, now, transcripts=False)
+        after_close(rt, closed, now, by_sweep=True)
         closed_total += len(closed)
         if len(closed) < BATCH:
             break

@@ -112,18 +112,21 @@ def close_chat(
 
 
 def after_close(
-    rt: Runtime, closed: list[Closed], now: datetime, *, transcripts: bool = True
+    rt: Runtime, closed: list[Closed], now: datetime, *, by_sweep: bool = False
 ) -> None:
-    """After the commit: send the closing messages, make the transcripts (unless the caller
-    leaves them to the sweep's transcript step), and give the freed agents a waiting chat.
-    Best effort: what fails here the sweep does later."""
+    """After the commit: send the closing messages, make the transcripts and give the freed
+    agents a waiting chat. Best effort: what fails here the sweep does later. `by_sweep`: the
+    sweep's own later steps enqueue the transcripts (leased, so once) and drain the queue
+    (once for everyone, instead of once per freed agent)."""
     from centralita.channels.outbox import send_message_job
     from centralita.lifecycle.jobs import enqueue_transcript
     from centralita.routing.queue import drain_queue
 
     for done in closed:
         rt.jobs.enqueue(send_message_job, done.message_id)
-        if transcripts:
+        if not by_sweep:
             enqueue_transcript(rt, done.chat_id)
+    if by_sweep:
+        return
     for agent_id in sorted({d.agent_id for d in closed if d.agent_id is not None}):
         drain_queue(rt.sessions, now, agent_id=agent_id)
