@@ -1,4 +1,4 @@
-"""`centralita campaigns create|list` and `centralita customers import`, through click."""
+"""`centralita campaigns create|update|list` and `centralita customers import`, through click."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from centralita.cli import main
-from centralita.core.models import Campaign
+from centralita.core.models import AssignmentPolicy, Campaign
 
 from .conftest import RunImport, WriteFile, counts_line, customers_of
 
@@ -58,6 +58,8 @@ def test_create_and_list(
     assert out == (
         "created campaign cartera-castigada (Cartera castigada): alert after 15m, "
         "close after 2h, time zone America/Lima\n"
+        "routing: least_load, manual assignment off, at most 6 chats per agent per minute, "
+        "no reassignment for silence\n"
     )
     with sessions() as session:
         campaign = session.scalars(select(Campaign)).one()
@@ -105,6 +107,19 @@ def test_list_without_campaigns(runner: CliRunner, db_url: str, engine: Engine) 
         (["ok", "--timezone", "../etc"], "--timezone", "is not an IANA time zone"),
         (["ok", "--closing-template", "abc"], "--closing-template", "not a Content template"),
         (["ok", "--closing-message", "  "], "--closing-message", "is empty"),
+        (["ok", "--assignment-policy", "fastest"], "'--assignment-policy'", "'fastest' is not"),
+        (
+            ["ok", "--max-assignments-per-minute", "many"],
+            "'--max-assignments-per-minute'",
+            "not a valid integer",
+        ),
+        (
+            ["ok", "--max-assignments-per-minute", "0"],
+            "--max-assignments-per-minute",
+            "must be 1 to 600",
+        ),
+        (["ok", "--reassign-after", "soon"], "--reassign-after", "'soon' is not a duration"),
+        (["ok", "--reassign-after", "0m"], "--reassign-after", "'0m' is zero"),
     ],
 )
 def test_create_validations_name_the_option(
@@ -118,6 +133,104 @@ def test_create_validations_name_the_option(
     assert f"Invalid value for {option}: " in result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.output
+    if slug == "ok":  # checked after the insert: the creation was rolled back
+        assert campaigns(runner, db_url, "list")[1] == ""
+
+
+def test_create_with_routing_options(
+    runner: CliRunner, db_url: str, engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    code, out, err = campaigns(
+        runner, db_url, "create", "ventas", "--name", "Ventas",
+        "--assignment-policy", "round_robin", "--manual-assignment",
+        "--max-assignments-per-minute", "3", "--reassign-after", "10m",
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.splitlines()[1] == (
+        "routing: round_robin, manual assignment on, at most 3 chats per agent per minute, "
+        "reassign after 10m"
+    )
+    with sessions() as session:
+        campaign = session.scalars(select(Campaign)).one()
+        assert (
+            campaign.assignment_policy,
+            campaign.manual_assignment,
+            campaign.max_assignments_per_minute,
+            campaign.reassign_after_seconds,
+        ) == (AssignmentPolicy.ROUND_ROBIN, True, 3, 600)
+
+
+def test_update_changes_only_what_is_given(
+    runner: CliRunner, db_url: str, engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    campaigns(runner, db_url, "create", "ventas", "--name", "Ventas", "--timezone", "America/Lima")
+    code, out, err = campaigns(
+        runner, db_url, "update", "ventas", "--assignment-policy", "round_robin",
+        "--manual-assignment", "--max-assignments-per-minute", "2", "--reassign-after", "5m",
+        "--alert-after", "10m",
+    )  # fmt: skip
+    assert code == 0, err
+    assert out == (
+        "updated campaign ventas (Ventas): alert after 10m, close after 1d, time zone "
+        "America/Lima\n"
+        "routing: round_robin, manual assignment on, at most 2 chats per agent per minute, "
+        "reassign after 5m\n"
+    )
+    code, out, err = campaigns(
+        runner, db_url, "update", "ventas", "--no-manual-assignment", "--reassign-after",
+        "never", "--inactive", "--name", "Ventas 2",
+    )  # fmt: skip
+    assert code == 0, err
+    with sessions() as session:
+        campaign = session.scalars(select(Campaign)).one()
+        assert (
+            campaign.name,
+            campaign.active,
+            campaign.timezone,
+            campaign.alert_after_seconds,
+            campaign.assignment_policy,
+            campaign.manual_assignment,
+            campaign.max_assignments_per_minute,
+            campaign.reassign_after_seconds,
+        ) == ("Ventas 2", False, "America/Lima", 600, AssignmentPolicy.ROUND_ROBIN, False, 2, None)
+    assert out.startswith("updated campaign ventas (Ventas 2): alert after 10m, close after 1d,")
+    assert ", INACTIVE\n" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "message"),
+    [
+        (["--timezone", "Lima"], "--timezone", "'Lima' is not an IANA time zone"),
+        (["--max-assignments-per-minute", "601"], "--max-assignments-per-minute", "1 to 600"),
+        (["--reassign-after", "pronto"], "--reassign-after", "'pronto' is not a duration"),
+        (["--assignment-policy", "random"], "'--assignment-policy'", "'random' is not one of"),
+        (["--name", " "], "--name", "the name must have 1 to 200 characters"),
+    ],
+)
+def test_update_validations_name_the_option_and_change_nothing(
+    runner: CliRunner,
+    db_url: str,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    args: list[str],
+    option: str,
+    message: str,
+) -> None:
+    campaigns(runner, db_url, "create", "ventas", "--name", "Ventas")
+    # Every other option given is valid, and is not applied either.
+    code, _, err = campaigns(runner, db_url, "update", "ventas", "--alert-after", "1m", *args)
+    assert code == 2
+    assert f"Invalid value for {option}: " in err
+    assert message in err
+    with sessions() as session:
+        campaign = session.scalars(select(Campaign)).one()
+        assert (campaign.alert_after_seconds, campaign.name) == (1800, "Ventas")
+
+
+def test_update_an_unknown_campaign(runner: CliRunner, db_url: str, engine: Engine) -> None:
+    code, out, err = campaigns(runner, db_url, "update", "nada", "--name", "N")
+    assert (code, out) == (1, "")
+    assert err == "Error: no campaign 'nada'; `centralita campaigns list` shows them\n"
 
 
 def test_create_an_existing_slug(runner: CliRunner, db_url: str, engine: Engine) -> None:
