@@ -167,13 +167,18 @@ HINTS = (
     ("whatsapp:+576015550200", "52345678", "servicio: en dos campañas (elige una)"),
 )
 
-_FIRST_NAMES = (
-    "Ana", "Andrés", "Camila", "Carlos", "Daniela", "David", "Diana", "Felipe", "Gloria",
-    "Jhon", "Jorge", "Juan", "Juliana", "Laura", "Luis", "Luz", "María", "Mónica", "Nelson",
-    "Paola", "Sandra", "Santiago", "Sebastián", "Valentina", "Yolanda", "Óscar", "Édgar",
-    "Natalia", "Alejandro", "Catalina", "Fabio", "Marisol", "Wilson", "Yesenia", "Iván",
+# (first name, second names that go with it): no "Juliana Alberto".
+_WOMEN = (
+    "Ana", "Camila", "Daniela", "Diana", "Gloria", "Juliana", "Laura", "Luz", "María",
+    "Mónica", "Paola", "Sandra", "Valentina", "Yolanda", "Natalia", "Catalina", "Marisol",
+    "Yesenia",
 )  # fmt: skip
-_SECOND_NAMES = ("", "", "", "Alberto", "Fernanda", "José", "Patricia", "Andrea", "Eduardo")
+_MEN = (
+    "Andrés", "Carlos", "David", "Felipe", "Jhon", "Jorge", "Juan", "Luis", "Nelson",
+    "Santiago", "Sebastián", "Óscar", "Édgar", "Alejandro", "Fabio", "Wilson", "Iván",
+)  # fmt: skip
+_SECOND_WOMEN = ("", "", "", "Fernanda", "Patricia", "Andrea", "Marcela")
+_SECOND_MEN = ("", "", "", "Alberto", "José", "Eduardo", "Fernando")
 _SURNAMES = (
     "Rodríguez", "Gómez", "González", "Martínez", "García", "López", "Hernández", "Sánchez",
     "Ramírez", "Pérez", "Díaz", "Muñoz", "Rojas", "Moreno", "Jiménez", "Vargas", "Castro",
@@ -354,8 +359,9 @@ def _dotted(document: str) -> str:
 
 
 def _name(rng: random.Random) -> str:
-    first = rng.choice(_FIRST_NAMES)
-    second = rng.choice(_SECOND_NAMES)
+    woman = rng.random() < 0.5
+    first = rng.choice(_WOMEN if woman else _MEN)
+    second = rng.choice(_SECOND_WOMEN if woman else _SECOND_MEN)
     given = f"{first} {second}" if second else first
     return f"{given} {rng.choice(_SURNAMES)} {rng.choice(_SURNAMES)}"
 

@@ -249,3 +249,20 @@ def test_the_page_in_english(sup_client: FlaskClient) -> None:
     page = sup_client.get("/supervise/").get_data(as_text=True)
     assert "Waiting queue" in page and "Agents" in page and "Open alerts" in page
     assert "Cola de espera" not in page
+
+
+def test_board_links_each_agents_chats_and_chats_open_by_number(
+    sup_client: FlaskClient, world: World
+) -> None:
+    chat_id = world.chats["a_assigned"]
+    page = sup_client.get("/supervise/").get_data(as_text=True)
+    ana = page.split('data-agent="ana@x.co"')[1].split("</tr>")[0]
+    assert f'href="/supervise/chats/{chat_id}">#{chat_id}<' in ana
+    response = sup_client.get(f"/supervise/chats/go?id=%23{chat_id}")
+    assert response.headers["Location"] == f"/supervise/chats/{chat_id}"
+    other = world.chats["b_assigned"]
+    assert (
+        sup_client.get(f"/supervise/chats/go?id={other}", follow_redirects=True).status_code == 404
+    )
+    bad = sup_client.get("/supervise/chats/go?id=abc", follow_redirects=True)
+    assert "Escribe el número del chat" in bad.get_data(as_text=True)

@@ -193,20 +193,16 @@ def _copy(stream: IO[bytes], out: IO[bytes]) -> int:
 
 
 def describe_columns(parser: CustomerParser) -> str:
+    """`document ← Cédula, name ← Nombre, saldo`: how the header was understood."""
     columns = parser.columns
-    headers = columns.headers
-    known = [
-        f"{name} ← {headers[index]}"
-        for name, index in (
-            ("document", columns.document),
-            ("name", columns.name),
-            ("phone", columns.phone),
-            ("document_type", columns.document_type),
-        )
-        if index is not None
-    ]
-    extra = [key for _, key in columns.extras]
-    return ", ".join(known + extra)
+    fields = {
+        "document": columns.document,
+        "name": columns.name,
+        "phone": columns.phone,
+        "document_type": columns.document_type,
+    }
+    known = [f"{key} ← {columns.headers[at]}" for key, at in fields.items() if at is not None]
+    return ", ".join(known + [key for _, key in columns.extras])
 
 
 def read_status(storage_dir: Path, upload_id: str) -> UploadStatus:

@@ -76,8 +76,14 @@ def index() -> str:
         if not number and numbers:
             number = numbers[0]
         samples = [
-            {"name": c.name, "phone": c.phone, "document": c.document, "campaign": c.campaign.name}
-            for c in phone.sample_customers(session)
+            {
+                "name": c.name,
+                "phone": c.phone,
+                "document": c.document,
+                "campaign": c.campaign.name,
+                "number": serving,
+            }
+            for c, serving in phone.sample_customers(session)
         ]
         error: str | None = None
         shown: dict[str, Any] = {"chat": None, "messages": []}

@@ -113,15 +113,31 @@ def our_numbers(session: Session) -> list[SenderNumber]:
     return list(session.scalars(select(SenderNumber).order_by(SenderNumber.address)))
 
 
-def sample_customers(session: Session, limit: int = 8) -> list[Customer]:
-    """A few customers with a phone, to write as one of them."""
-    query = (
-        select(Customer)
-        .where(Customer.phone.is_not(None), Customer.retired_at.is_(None))
-        .order_by(Customer.id)
-        .limit(limit)
-    )
-    return list(session.scalars(query))
+def sample_customers(session: Session, per_campaign: int = 3) -> list[tuple[Customer, str]]:
+    """A few customers with a phone from each campaign, each with one of our numbers that
+    serves their campaign (where writing finds them)."""
+    numbers = our_numbers(session)
+    found: list[tuple[Customer, str]] = []
+    for campaign_id in session.scalars(select(Customer.campaign_id).distinct()):
+        serving = [
+            n.address
+            for n in numbers
+            if not n.campaigns or any(c.id == campaign_id for c in n.campaigns)
+        ]
+        if not serving:
+            continue
+        customers = session.scalars(
+            select(Customer)
+            .where(
+                Customer.campaign_id == campaign_id,
+                Customer.phone.is_not(None),
+                Customer.retired_at.is_(None),
+            )
+            .order_by(Customer.id)
+            .limit(per_campaign)
+        )
+        found.extend((customer, serving[0]) for customer in customers)
+    return found
 
 
 def conversation(session: Session, address: str, number: str) -> dict[str, Any]:

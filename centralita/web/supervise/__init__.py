@@ -87,6 +87,17 @@ def _campaigns_query(me: board.Viewer) -> Select[tuple[Campaign]]:
     return query
 
 
+@bp.get("/chats/go")
+@login_required(*STAFF)
+def go() -> Any:
+    """The "open chat number" box: any chat the viewer may see, by its number."""
+    raw = request.args.get("id", "").strip().lstrip("#")
+    if not raw.isdigit():
+        flash(_("Escribe el número del chat, por ejemplo 42."), "error")
+        return redirect(url_for("supervise.index"))
+    return redirect(url_for("supervise.chat", chat_id=int(raw)))
+
+
 @bp.get("/chats/<int:chat_id>")
 @login_required(*STAFF)
 def chat(chat_id: int) -> Any:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centralita.core.models import (
@@ -66,6 +66,7 @@ class AgentRow:
     weight: int
     campaigns: tuple[str, ...]
     connected_today: timedelta
+    chat_ids: tuple[int, ...]  # the chats they hold, oldest assignment first
 
     @property
     def load_percent(self) -> int:
@@ -91,12 +92,13 @@ def agents_board(session: Session, viewer: Viewer, now: datetime) -> list[AgentR
     ids = [agent.id for agent in agents]
     if not ids:
         return []
-    counted = session.execute(
-        select(Chat.agent_id, func.count())
+    held: dict[int, list[int]] = defaultdict(list)
+    for chat_id, agent_id in session.execute(
+        select(Chat.id, Chat.agent_id)
         .where(Chat.status == ChatStatus.ASSIGNED, Chat.agent_id.in_(ids))
-        .group_by(Chat.agent_id)
-    )
-    open_chats: dict[int, int] = {agent_id: count for agent_id, count in counted if agent_id}
+        .order_by(Chat.assigned_at, Chat.id)
+    ):
+        held[agent_id].append(chat_id)
     connected = _connected_today(session, ids, now, viewer_timezone(session, viewer))
     rows = []
     for agent in agents:
@@ -107,11 +109,12 @@ def agents_board(session: Session, viewer: Viewer, now: datetime) -> list[AgentR
                 email=agent.email,
                 name=agent.name,
                 presence=why or "online",
-                open_chats=int(open_chats.get(agent.id, 0)),
+                open_chats=len(held.get(agent.id, ())),
                 capacity=agent.capacity,
                 weight=agent.weight,
                 campaigns=tuple(c.slug for c in agent.campaigns),
                 connected_today=connected.get(agent.id, timedelta()),
+                chat_ids=tuple(held.get(agent.id, ())),
             )
         )
     return rows

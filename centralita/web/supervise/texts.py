@@ -227,7 +227,11 @@ add_translations(
         "asignable a mano": "can be assigned by hand",
         "obligatorio": "required",
         "Últimos mensajes": "Latest messages",
+        "Chats": "Chats",
+        "Abrir el chat número": "Open chat number",
+        "Abrir": "Open",
         # views
+        "Escribe el número del chat, por ejemplo 42.": "Type the chat's number, e.g. 42.",
         "Elige un asesor.": "Choose an agent.",
         "Escribe el motivo de la reasignación.": "Write the reason for the reassignment.",
         "El motivo es demasiado largo (máximo %(max)s caracteres).": (
