@@ -7,7 +7,7 @@ a Redis outage left undone, because it works from rows, not from jobs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from centralita.channels.bot_timers import tick_due_chats
 from centralita.channels.outbox import recover_unsent
@@ -18,6 +18,7 @@ from centralita.lifecycle.autoclose import close_due_chats
 from centralita.lifecycle.jobs import requeue_due_transcripts
 from centralita.lifecycle.reassign import reassign_due_chats
 from centralita.routing.queue import drain_queue
+from centralita.routing.signin import expire_idle_sessions
 
 
 @dataclass
@@ -30,6 +31,7 @@ class SweepReport:
     alerts_raised: int = 0  # chats unanswered past their alert time
     reassigned: int = 0  # unanswered chats moved to another agent (or back to the queue)
     transcripts_enqueued: int = 0  # closed chats whose PDF was due, enqueued (again)
+    sessions_expired: int = 0  # web sign-ins idle past SESSION_IDLE_MINUTES, ended
 
     def lines(self) -> list[str]:
         return [
@@ -41,6 +43,7 @@ class SweepReport:
             f"transcripts enqueued: {self.transcripts_enqueued}",
             f"waiting chats assigned: {self.queue_assigned}",
             f"sender risk levels changed: {self.senders_changed}",
+            f"idle web sessions expired: {self.sessions_expired}",
         ]
 
 
@@ -56,6 +59,9 @@ def sweep(rt: Runtime, now: datetime) -> SweepReport:
         outbox_requeued=recover_unsent(rt, now),
         transcripts_enqueued=requeue_due_transcripts(rt, now),
         queue_assigned=len(drain_queue(rt.sessions, now)),
+        sessions_expired=expire_idle_sessions(
+            rt.sessions, now, timedelta(minutes=rt.settings.session_idle_minutes)
+        ),
         # Last, so a bad SENDER_HEALTH_* value cannot hold up the timers and the outbox.
         senders_changed=len(evaluate_senders(rt, now)),
     )

@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, abort
+from flask import Blueprint, Response, abort, request
 
 from centralita.core.events import Event, LocalBroker, broker_for
 from centralita.core.models import Role
@@ -24,6 +24,7 @@ bp = Blueprint("events", __name__)
 
 STREAM_SECONDS = 120.0
 KEEPALIVE_SECONDS = 15.0  # a comment line, so proxies and browsers keep the stream open
+POLL_MILLISECONDS = 3000  # how soon a browser comes back to a server that cannot hold streams
 
 
 def may_see(me: CurrentUser, event: Event) -> bool:
@@ -56,6 +57,15 @@ def stream() -> Response:
     broker = broker_for(services().engine)
     if broker is None:
         abort(503)
+    if not request.environ.get("wsgi.multithread", False):
+        # A server with one request at a time per process (gunicorn's sync workers) must not
+        # be held by a stream: answer at once and let the browser come back in a few seconds
+        # (the page refreshes what it shows on every reconnection).
+        return Response(
+            f"retry: {POLL_MILLISECONDS}\n: this server does not hold streams\n\n",
+            mimetype="text/event-stream",
+            headers={"Cache-Control": "no-cache"},
+        )
     return Response(
         _stream(user(), broker),
         mimetype="text/event-stream",

@@ -32,8 +32,8 @@ from werkzeug.exceptions import Forbidden
 
 from centralita.core.db import READ_ONLY
 from centralita.core.models import Role, SessionEnd, User, WebSession, user_campaigns, utcnow
+from centralita.routing.signin import end_session, is_idle, needs_touch, touch
 from centralita.web.api.errors import error_response
-from centralita.web.auth.signin import end_session, is_idle, needs_touch, touch
 from centralita.web.i18n import LANGUAGES, _, current_language
 from centralita.web.services import services
 

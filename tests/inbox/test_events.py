@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from centralita.channels.status import record_status
@@ -24,7 +25,7 @@ from centralita.core.settings import Settings
 from centralita.devtools.server import BackgroundServer
 from centralita.devtools.twilio_inbound import inbound_params
 from centralita.web import create_app
-from tests.inbox.conftest import PASSWORD, World, build_world
+from tests.inbox.conftest import PASSWORD, World, build_world, sign_in
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -210,3 +211,13 @@ def test_the_stream_is_for_signed_in_people_only(redis_rt: Runtime) -> None:
     response = client.get("/events", headers={"Accept": "text/event-stream"})
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "signed_out"
+
+
+def test_a_server_without_threads_is_never_held_by_a_stream(
+    web_client: FlaskClient, world: World
+) -> None:
+    sign_in(web_client, world.emails["agent_a"])
+    # As gunicorn's sync workers say: one request at a time in this process.
+    response = web_client.get("/events", environ_overrides={"wsgi.multithread": False})
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).startswith("retry: 3000\n")

@@ -19,8 +19,8 @@ from centralita.core.models import (
 )
 from centralita.core.runtime import Runtime
 from centralita.core.settings import Settings
+from centralita.routing import signin
 from centralita.web import create_app
-from centralita.web.auth import signin
 from tests.inbox.conftest import PASSWORD, World, csrf_token, sign_in
 
 
@@ -278,3 +278,15 @@ def test_the_sweep_expires_sessions_nobody_came_back_to(world: World, web_rt: Ru
     assert signin.expire_idle_sessions(web_rt.sessions, now + timedelta(minutes=31), idle) == 1
     [row] = _sessions(web_rt, world.users["agent_a"])
     assert row.end_reason == SessionEnd.EXPIRED and row.ended_at == now + idle
+
+
+def test_the_periodic_sweep_expires_idle_sessions(world: World, web_rt: Runtime) -> None:
+    from centralita.core.sweep import sweep
+
+    now = utcnow()
+    signin.sign_in(web_rt.sessions, "ana@x.co", PASSWORD, ip="10.0.0.1", user_agent="t", now=now)
+    report = sweep(web_rt, now + timedelta(minutes=31))
+    assert report.sessions_expired == 1
+    assert "idle web sessions expired: 1" in report.lines()
+    [row] = _sessions(web_rt, world.users["agent_a"])
+    assert row.end_reason == SessionEnd.EXPIRED

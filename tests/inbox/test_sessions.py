@@ -23,8 +23,8 @@ from centralita.core.models import (
     WebSession,
 )
 from centralita.core.runtime import Runtime
+from centralita.routing import signin
 from centralita.routing.users import create_token
-from centralita.web.auth import signin
 from tests.inbox.conftest import PASSWORD, World, csrf_token, sign_in
 
 T0 = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)

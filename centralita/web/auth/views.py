@@ -10,7 +10,7 @@ from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
 from centralita.core.models import SessionEnd, WebSession, utcnow
-from centralita.web.auth import signin
+from centralita.routing import signin
 from centralita.web.i18n import LANGUAGES, SESSION_KEY, _
 from centralita.web.login import _load, home_url, login_required, safe_next, user
 from centralita.web.services import services

@@ -19,7 +19,7 @@ from centralita.routing.presence import heartbeat as presence_heartbeat
 from centralita.routing.presence import set_presence
 from centralita.routing.queue import drain_queue
 from centralita.routing.reply import agent_reply
-from centralita.web.auth.signin import needs_touch, touch
+from centralita.routing.signin import needs_touch, touch
 from centralita.web.i18n import _
 from centralita.web.inbox import texts  # noqa: F401  (English translations)
 from centralita.web.inbox.queries import (

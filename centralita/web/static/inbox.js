@@ -55,11 +55,10 @@
     if (timer) { return; }
     timer = setTimeout(function () {
       timer = null;
-      var work = [];
-      if (pending.list) { work.push(refreshList()); }
-      if (pending.chat) { work.push(refreshMessages()); }
+      var chat = pending.chat;
       pending = { list: false, chat: false };
-      return Promise.all(work);
+      // The open chat first (it marks it read), then the list (its unread counts).
+      return (chat ? refreshMessages() : Promise.resolve()).then(refreshList);
     }, 50);
   }
 
