@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import select
 
-from centralita.core.db import make_engine
+from centralita.core.db import make_engine, session_factory
 from centralita.core.migrate import upgrade
+from centralita.core.models import Presence, User, utcnow
 from centralita.core.settings import Settings
 from centralita.devtools.demo import DEMO_PASSWORD, seed_demo
 from centralita.devtools.demo_server import DemoServer
@@ -39,7 +41,7 @@ def demo_url(sqlite_url: str, tmp_path: Path) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-def test_a_simulated_customer_gets_the_bots_answers(demo_url: str) -> None:
+def test_a_simulated_customer_gets_the_bots_answers(demo_url: str, sqlite_url: str) -> None:
     browser = requests.Session()
     page = browser.get(f"{demo_url}/simulator/", timeout=10)
     assert page.status_code == 200
@@ -76,6 +78,23 @@ def test_a_simulated_customer_gets_the_bots_answers(demo_url: str) -> None:
     else:
         pytest.fail(f"outgoing messages never sent: {polled}")
 
+    # An agent of the campaign is online: "talk to an agent" reaches her.
+    engine = make_engine(sqlite_url)  # the demo's database
+    try:
+        with session_factory(engine).begin() as session:
+            ana = session.scalars(select(User).where(User.email == "ana@demo.centralita.co")).one()
+            ana.presence, ana.last_seen_at = Presence.ONLINE, utcnow()
+    finally:
+        engine.dispose()
+    handed = browser.post(
+        f"{demo_url}/simulator/messages",
+        data={"phone": "300 123 4567", "number": number, "body": "4"},
+        headers={"Accept": "application/json", "X-CSRFToken": token.group(1)},
+        timeout=10,
+    ).json()
+    assert handed["chat"]["status"] == "assigned"
+    assert handed["chat"]["agent"] == "Ana Restrepo"
+
 
 def test_the_printed_people_sign_in(demo_url: str) -> None:
     browser = requests.Session()
@@ -93,3 +112,24 @@ def test_the_printed_people_sign_in(demo_url: str) -> None:
         timeout=10,
     )
     assert response.status_code == 302, response.text
+
+
+def test_the_demo_never_sends_even_with_twilio_credentials(sqlite_url: str, tmp_path: Path) -> None:
+    from centralita.channels.transport import ConsoleTransport
+
+    upgrade(sqlite_url)
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": sqlite_url,
+            "FLOWS_DIR": str(FLOWS),
+            "TWILIO_ACCOUNT_SID": "AC" + "3" * 32,
+            "TWILIO_AUTH_TOKEN": "real-looking-token",
+        },
+        demo=True,
+    )
+    server = DemoServer(settings, "127.0.0.1", 0)
+    try:
+        assert isinstance(server.runtime.transport, ConsoleTransport)
+    finally:
+        server.server.server_close()
+        server.runtime.engine.dispose()

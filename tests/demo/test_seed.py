@@ -133,3 +133,19 @@ def test_demo_command_refuses_a_bad_database_url(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "DATABASE_URL: unsupported database 'mysql'" in result.output
+
+
+def test_demo_command_no_seed_only_migrates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'dev.db'}"
+    monkeypatch.chdir(FLOWS.parent)
+    env = {"DATABASE_URL": url, "STORAGE_DIR": str(tmp_path / "storage"), "REDIS_URL": ""}
+    result = CliRunner().invoke(main, ["demo", "--seed-only", "--no-seed"], env=env)
+    assert result.exit_code == 0, result.output
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            assert session.scalar(select(func.count(Campaign.id))) == 0
+    finally:
+        engine.dispose()
