@@ -48,9 +48,15 @@ class _Claim:
     outgoing: Outgoing
 
 
+class DeliveryFailed(RuntimeError):
+    """The message was given up on (its row is `failed`, an alert `delivery_failed` raised)."""
+
+
 def send_message_job(message_id: int) -> None:
-    """The RQ job: send one outbox row (ids only; everything is reloaded)."""
-    send_message(current(), message_id)
+    """The RQ job: send one outbox row (ids only; everything is reloaded). Raises when the
+    message was given up on, so the job also lands in RQ's failed registry."""
+    if send_message(current(), message_id) == "failed":
+        raise DeliveryFailed(f"message {message_id} failed: see its failure_reason and alert")
 
 
 def send_message(rt: Runtime, message_id: int, now: datetime | None = None) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from redis import Redis
 from rq import Queue
+from rq.job import Job
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
@@ -44,6 +45,16 @@ def rq_center(lifecycle_settings: Settings, redis_url: str) -> Iterator[Center]:
 def queue(center: Center) -> Queue:
     assert center.rt.redis is not None
     return Queue(QUEUE_NAME, connection=center.rt.redis, serializer=JSONSerializer)
+
+
+def failed_jobs(rt: Runtime) -> list[str]:
+    """The functions of the jobs in RQ's failed registry."""
+    registry = FailedJobRegistry(QUEUE_NAME, connection=rt.redis, serializer=JSONSerializer)
+    jobs = [
+        Job.fetch(job_id, connection=rt.redis, serializer=JSONSerializer)
+        for job_id in registry.get_job_ids()
+    ]
+    return sorted((job.func_name or "").rsplit(".", 1)[-1] for job in jobs)
 
 
 def test_the_timer_close_waits_in_redis_until_a_worker_sends_and_renders(
@@ -107,8 +118,7 @@ def test_a_failing_transcript_retries_with_backoff_then_fails_with_an_alert(
         assert chat.transcript_due_at is not None
         first_retry = chat.transcript_due_at
         assert backoff(1) == timedelta(minutes=1)
-        failed = FailedJobRegistry(QUEUE_NAME, connection=rt.redis, serializer=JSONSerializer)
-        assert failed.count == 0  # not given up yet: no failed job
+        assert "transcript_job" not in failed_jobs(rt)  # not given up yet
         for attempt in range(2, MAX_ATTEMPTS + 1):
             due = center.chat(chat_id).transcript_due_at
             assert due is not None
@@ -119,7 +129,7 @@ def test_a_failing_transcript_retries_with_backoff_then_fails_with_an_alert(
         chat = center.chat(chat_id)
         assert chat.transcript_due_at is None  # given up: the sweep stops trying
         assert first_retry > t0
-        assert failed.count == 1
+        assert failed_jobs(rt).count("transcript_job") == 1
         [alert] = center.alerts("transcript_failed")
         assert alert.chat_id == chat_id and alert.details is not None
         assert alert.details["attempts"] == MAX_ATTEMPTS
@@ -132,3 +142,20 @@ def test_a_failing_transcript_retries_with_backoff_then_fails_with_an_alert(
     finally:
         runtimes.install(None)
         rt.engine.dispose()
+
+
+def test_a_closing_message_that_cannot_go_fails_into_the_registry_with_an_alert(
+    rq_center: Center, t0: datetime
+) -> None:
+    center = rq_center
+    center.set_campaign(closing_template_sid=None)  # and the number has no fallback template
+    chat_id = center.handed_off(t0)
+    assert sweep(center.rt, utcnow()).chats_closed == 1
+    run_worker(center.rt, burst=True)
+    closing = center.messages(chat_id)[-1]
+    assert closing.text == CLOSING and closing.status == MessageStatus.FAILED
+    assert closing.failure_reason is not None and "template" in closing.failure_reason
+    alerts = [a for a in center.alerts("delivery_failed") if a.details is not None]
+    assert closing.id in [a.details["message_id"] for a in alerts]  # type: ignore[index]
+    assert "send_message_job" in failed_jobs(center.rt)
+    assert center.chat(chat_id).transcript_path is not None  # the PDF does not depend on it
