@@ -1,10 +1,11 @@
 """The baseline for `benchmarks.inbound`: a bare Flask handler that stores one row per request.
 
 No signature check, no parsing beyond Flask's form, no bot, no outbox: one INSERT through
-SQLAlchemy Core in one transaction, on an engine made by `centralita.core.db.make_engine`
-(so SQLite gets the same WAL, busy timeout and BEGIN IMMEDIATE as Centralita), served by
-gunicorn with the options `centralita serve` uses. What the real webhook does beyond this is
-what the benchmark's ratio measures.
+SQLAlchemy Core in one transaction, on the engine `centralita serve` uses
+(`centralita.web.server.web_engine`: the same WAL, busy timeout and BEGIN IMMEDIATE on SQLite,
+the same pool without pre-ping on PostgreSQL), served by gunicorn with the same options
+(`gunicorn_options`). What the real webhook does beyond this is what the benchmark's ratio
+measures.
 
     DATABASE_URL=... python -m benchmarks.bare_app --port 5001 --workers 2
 """
@@ -18,9 +19,8 @@ from typing import Any
 from flask import Flask, Response, request
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, insert
 
-from centralita.core.db import make_engine
 from centralita.core.models import utcnow
-from centralita.web.server import _Gunicorn
+from centralita.web.server import _Gunicorn, gunicorn_options, web_engine
 from centralita.web.webhooks import EMPTY_TWIML
 
 metadata = MetaData()
@@ -36,7 +36,7 @@ bare_messages = Table(
 
 
 def create_app() -> Flask:
-    engine = make_engine(os.environ["DATABASE_URL"])
+    engine = web_engine(os.environ["DATABASE_URL"])
     app = Flask(__name__)
 
     @app.get("/healthz")
@@ -72,15 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
     # The same options as centralita.web.server.run, access log included.
-    _BareGunicorn(
-        {
-            "bind": f"{args.host}:{args.port}",
-            "workers": args.workers,
-            "accesslog": "-",
-            "timeout": 60,
-            "graceful_timeout": 20,
-        }
-    ).run()
+    _BareGunicorn(gunicorn_options(args.host, args.port, args.workers)).run()
 
 
 if __name__ == "__main__":

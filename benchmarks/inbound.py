@@ -560,9 +560,8 @@ def verify(app: str, env: dict[str, str], run: Run) -> None:
             inbound = conn.scalar(
                 select(func.count()).select_from(Message).where(Message.direction == Direction.IN)
             )
-            outbound = conn.scalar(
-                select(func.count()).select_from(Message).where(Message.direction == Direction.OUT)
-            )
+            outbox = set(conn.scalars(select(Message.id).where(Message.direction == Direction.OUT)))
+            outbound = len(outbox)
             by_status: dict[str, int] = {
                 str(status): count
                 for status, count in conn.execute(
@@ -576,7 +575,7 @@ def verify(app: str, env: dict[str, str], run: Run) -> None:
         engine.dispose()
     redis = Redis.from_url(env["REDIS_URL"])
     try:
-        queued = redis.llen(f"rq:queue:{QUEUE_NAME}")
+        sends, others = queued_jobs(redis)
     finally:
         redis.close()
     inbound, outbound = inbound or 0, outbound or 0
@@ -584,15 +583,43 @@ def verify(app: str, env: dict[str, str], run: Run) -> None:
         run.problems.append(f"{inbound} inbound messages stored for {run.sent} requests")
     if outbound < inbound:  # every scripted message gets at least one reply
         run.problems.append(f"only {outbound} replies in the outbox for {inbound} messages")
-    if queued != outbound:
-        run.problems.append(f"{queued} send jobs on the queue for {outbound} outbox rows")
+    queued = len(sends)
+    if sorted(sends) != sorted(outbox):
+        run.problems.append(
+            f"{queued} send jobs on the queue for {outbound} outbox rows, "
+            f"{len(outbox - set(sends))} rows without a job"
+        )
     chats = sum(by_status.values())
     closed = by_status.get(ChatStatus.CLOSED.value, 0)
     handed = by_status.get(ChatStatus.WAITING_QUEUE.value, 0)
     run.facts = (
-        f"{inbound} in, {outbound} replies in the outbox, {queued} send jobs queued; "
+        f"{inbound} in, {outbound} replies in the outbox, {queued} send jobs queued (one for "
+        f"each row), other jobs: {', '.join(f'{n} {f}' for f, n in others.items()) or 'none'}; "
         f"{chats} chats ({identified} identified, {closed} closed, {handed} handed to agents)"
     )
+
+
+SEND_JOB = "centralita.channels.outbox.send_message_job"
+
+
+def queued_jobs(redis: Redis) -> tuple[list[int], dict[str, int]]:
+    """The message ids of the send jobs on the queue (one per job), and how many other jobs
+    there are by function (transcripts of the chats the bot closed...)."""
+    ids = redis.lrange(f"rq:queue:{QUEUE_NAME}", 0, -1)
+    with redis.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.hget(b"rq:job:" + job_id, "description")
+        descriptions = [d.decode() for d in pipe.execute()]
+    sends: list[int] = []
+    others: dict[str, int] = {}
+    for description in descriptions:  # e.g. centralita.channels.outbox.send_message_job(42)
+        name, _, args = description.partition("(")
+        if name == SEND_JOB:
+            sends.append(int(args.rstrip(")")))
+        else:
+            short = name.rsplit(".", 1)[-1]
+            others[short] = others.get(short, 0) + 1
+    return sends, others
 
 
 # --- Report --------------------------------------------------------------------------------

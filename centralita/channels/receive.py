@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,25 +21,22 @@ from centralita.bot.engine import Contact as BotContact
 from centralita.bot.engine import Engine as BotEngine
 from centralita.bot.engine import Inbound
 from centralita.bot.state import ChatState
-from centralita.channels import optout
+from centralita.channels import optout, routes
+from centralita.channels import receive_sql as sql
 from centralita.channels.inbound import InboundMessage
 from centralita.core.alerts import raise_alert
 from centralita.core.events import chat_event, publish_after_commit
 from centralita.core.flowstore import record_version
+from centralita.core.jobs import enqueue_all
 from centralita.core.lookup import DatabaseDirectory
 from centralita.core.models import (
     Author,
     Campaign,
-    Channel,
     Chat,
     ChatStatus,
-    Contact,
     Customer,
-    Direction,
     Message,
     MessageStatus,
-    SenderNumber,
-    sender_number_campaigns,
     utcnow,
 )
 from centralita.core.runtime import Runtime
@@ -52,6 +50,18 @@ log = logging.getLogger(__name__)
 # Two first messages of a new contact at the same moment race to create the contact and the
 # chat; the loser's transaction fails on the unique index and is simply run again.
 ATTEMPTS = 3
+
+# Messages of the chat held back because the sender number was paused (senders.py).
+_HOLDS_PAUSED = (
+    exists()
+    .where(
+        Message.chat_id == Chat.id,
+        Message.status == MessageStatus.PENDING,
+        Message.hold_reason == "sender_paused",
+    )
+    .correlate(Chat)
+    .label("holds_paused")
+)
 
 
 @dataclass
@@ -71,6 +81,8 @@ def receive_message(rt: Runtime, inbound: InboundMessage, now: datetime | None =
             with rt.sessions.begin() as session:
                 result = _receive(session, rt, inbound, now)
             break
+        except _Duplicate:
+            return Received("duplicate")  # rolled back: a chat it opened is undone too
         except IntegrityError:
             if _already_stored(rt, inbound.sid):
                 return Received("duplicate")
@@ -79,11 +91,14 @@ def receive_message(rt: Runtime, inbound: InboundMessage, now: datetime | None =
             log.info("retrying message %s after a concurrent insert", inbound.sid)
     from centralita.channels.outbox import send_message_job
 
-    for message_id in result.outbox:
-        rt.jobs.enqueue(send_message_job, message_id)
+    enqueue_all(rt.jobs, send_message_job, [(message_id,) for message_id in result.outbox])
     if result.closed and result.chat_id is not None:
         enqueue_transcript(rt, result.chat_id)
     return result
+
+
+class _Duplicate(Exception):
+    """The MessageSid is already stored: nothing of this transaction may stay."""
 
 
 def _already_stored(rt: Runtime, sid: str) -> bool:
@@ -92,20 +107,10 @@ def _already_stored(rt: Runtime, sid: str) -> bool:
 
 
 def _receive(session: Session, rt: Runtime, inbound: InboundMessage, now: datetime) -> Received:
-    if session.scalar(select(Message.id).where(Message.provider_sid == inbound.sid)):
-        return Received("duplicate")
-    # One query for the number's flow and campaign slugs (ordered, as the relationship is):
-    # no entities to load, no second query for the campaigns.
-    rows = session.execute(
-        select(SenderNumber.flow_id, Campaign.slug)
-        .outerjoin(sender_number_campaigns, sender_number_campaigns.c.number_id == SenderNumber.id)
-        .outerjoin(Campaign, Campaign.id == sender_number_campaigns.c.campaign_id)
-        .where(SenderNumber.address == inbound.to)
-        .order_by(Campaign.slug)
-    ).all()
-    if rows:
-        flow_id = rows[0].flow_id
-        campaigns = [row.slug for row in rows if row.slug is not None] or None
+    conn = session.connection()  # Core statements for the rows the ORM need not track
+    route = routes.route(conn, inbound.to)
+    if route is not None:
+        flow_id, campaigns = route.flow_id, route.campaigns
     elif rt.settings.default_flow:
         flow_id, campaigns = rt.settings.default_flow, None
     else:
@@ -116,48 +121,45 @@ def _receive(session: Session, rt: Runtime, inbound: InboundMessage, now: dateti
         )
         return Received("rejected")
 
-    contact = _contact(session, inbound)
-    chat = session.scalar(
-        select(Chat)
+    contact_id = sql.contact_id(conn, inbound)
+    # The open chat, locked, and whether it has messages held for a paused sender (rare: one
+    # EXISTS here instead of a query for them on every message).
+    found = session.execute(
+        select(Chat, _HOLDS_PAUSED)
         .where(
-            Chat.contact_id == contact.id,
+            Chat.contact_id == contact_id,
             Chat.number == inbound.to,
             Chat.status != ChatStatus.CLOSED,
         )
         .with_for_update()
-    )
+    ).first()
+    chat, holds_paused = (found[0], bool(found[1])) if found is not None else (None, False)
     if chat is None:
-        chat = Chat(contact_id=contact.id, number=inbound.to, status=ChatStatus.BOT, opened_at=now)
+        chat = Chat(contact_id=contact_id, number=inbound.to, status=ChatStatus.BOT, opened_at=now)
         session.add(chat)
         session.flush()
-    message = Message(
-        chat_id=chat.id,
-        direction=Direction.IN,
-        author=Author.CUSTOMER,
-        text=inbound.body,
-        media=[{"url": m.url, "content_type": m.content_type} for m in inbound.media] or None,
-        provider_sid=inbound.sid,
-        status=MessageStatus.RECEIVED,
-        raw=inbound.raw,
-        created_at=now,
-    )
-    session.add(message)
-    session.flush()
+    message_id = sql.insert_inbound(conn, chat.id, inbound, now)
+    if message_id is None:
+        raise _Duplicate
     chat.last_customer_message_at = now
     lifecycle.track(session, chat, now)  # close deadline; unanswered since, if with the humans
-    result = Received("processed", chat.id, message.id)
+    result = Received("processed", chat.id, message_id)
     publish_after_commit(session, chat_event("message", chat))  # live inbox, after commit
     # The customer wrote: the 24-hour window is open, so messages held because the number is
     # paused (held only while business-initiated) may go, first, before the new replies.
-    held = session.scalars(
-        select(Message)
-        .where(
-            Message.chat_id == chat.id,
-            Message.status == MessageStatus.PENDING,
-            Message.hold_reason == "sender_paused",
-        )
-        .order_by(Message.id)
-    ).all()
+    held = (
+        session.scalars(
+            select(Message)
+            .where(
+                Message.chat_id == chat.id,
+                Message.status == MessageStatus.PENDING,
+                Message.hold_reason == "sender_paused",
+            )
+            .order_by(Message.id)
+        ).all()
+        if holds_paused
+        else []
+    )
     for waiting in held:
         waiting.hold_reason = None
         waiting.next_attempt_at = now
@@ -167,12 +169,12 @@ def _receive(session: Session, rt: Runtime, inbound: InboundMessage, now: dateti
     if word is not None:
         kind, language = word
         if kind == "stop":
-            optout.opt_out(session, contact.id, inbound.to, source=inbound.body.strip()[:64])
-            result.outbox.append(_reply(session, chat, optout.CONFIRM_STOP[language], now).id)
+            optout.opt_out(session, contact_id, inbound.to, source=inbound.body.strip()[:64])
+            result.outbox.append(_reply(conn, chat, optout.CONFIRM_STOP[language], now))
             return result
-        if optout.is_opted_out(session, contact.id, inbound.to):
-            optout.opt_in(session, contact.id, inbound.to)
-            result.outbox.append(_reply(session, chat, optout.CONFIRM_START[language], now).id)
+        if optout.is_opted_out(session, contact_id, inbound.to):
+            optout.opt_in(session, contact_id, inbound.to)
+            result.outbox.append(_reply(conn, chat, optout.CONFIRM_START[language], now))
             return result
 
     if chat.status == ChatStatus.BOT:
@@ -180,45 +182,9 @@ def _receive(session: Session, rt: Runtime, inbound: InboundMessage, now: dateti
     return result
 
 
-def _contact(session: Session, inbound: InboundMessage) -> Contact:
-    contact = session.scalar(select(Contact).where(Contact.address == inbound.from_))
-    if contact is None:
-        contact = Contact(
-            address=inbound.from_,
-            phone=inbound.from_.split(":", 1)[-1],
-            profile_name=inbound.profile_name or None,
-            channel=Channel(inbound.channel),
-        )
-        session.add(contact)
-        session.flush()
-    elif inbound.profile_name and contact.profile_name != inbound.profile_name:
-        contact.profile_name = inbound.profile_name  # people rename themselves on WhatsApp
-    return contact
-
-
-def _reply(
-    session: Session,
-    chat: Chat,
-    text: str,
-    now: datetime,
-    media: str | None = None,
-    *,
-    flush: bool = True,
-) -> Message:
-    message = Message(
-        chat_id=chat.id,
-        direction=Direction.OUT,
-        author=Author.BOT,
-        text=text,
-        media=[{"url": media}] if media else None,
-        status=MessageStatus.PENDING,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(message)
-    if flush:
-        session.flush()  # for its id
-    return message
+def _reply(conn: Connection, chat: Chat, text: str, now: datetime) -> int:
+    """One reply of ours (not the flow's) in the outbox; its id."""
+    return sql.insert_replies(conn, [sql.reply_row(chat.id, text, now)])[0]
 
 
 def _advance_bot(
@@ -231,7 +197,8 @@ def _advance_bot(
     now: datetime,
     result: Received,
 ) -> None:
-    bot = BotEngine(rt.flows, DatabaseDirectory(session))
+    # On the connection: its savepoint does not flush the chat's changes (one UPDATE at the end).
+    bot = BotEngine(rt.flows, DatabaseDirectory(session.connection()))
     who = BotContact(inbound.from_, inbound.profile_name)
     said = Inbound(inbound.text, tuple(m.url for m in inbound.media))
     if chat.bot_state is None:
@@ -269,12 +236,17 @@ def apply_turn(
         flow = rt.flows.version(flow_id, version)
         if flow is not None:
             record_version(session, flow)  # a subflow's version, so a restart can resume it
-    # Replies are added as the effects come and inserted in one flush at the end, with the
-    # chat's new state, instead of one flush each; their ids follow the order they were added.
-    replies: list[Message] = []
+    # The bot's replies go in one INSERT (Core, not the unit of work) for a run of them; a
+    # closing message (an ORM row from close_chat) is flushed with the chat's new state. Ids
+    # follow the effects' order, which is the order the outbox sends a chat's messages in.
+    conn = session.connection()
+    replies: list[int | Message] = []
+    rows: list[dict[str, Any]] = []  # replies not inserted yet
     for effect in turn.effects:
         if isinstance(effect, fx.Send):
-            replies.append(_reply(session, chat, effect.text, now, effect.media, flush=False))
+            if replies and isinstance(replies[-1], Message) and replies[-1].id is None:
+                session.flush()  # the closing message first: it came first
+            rows.append(sql.reply_row(chat.id, effect.text, now, effect.media))
         elif isinstance(effect, fx.SelectCustomer):
             campaign = session.scalar(select(Campaign).where(Campaign.slug == effect.campaign))
             if campaign is not None:
@@ -289,6 +261,8 @@ def apply_turn(
             chat.priority = effect.priority
             chat.tags = list(effect.tags) or None
         elif isinstance(effect, fx.Close):
+            replies.extend(sql.insert_replies(conn, rows))  # the replies before it, first
+            rows.clear()
             closing = close_chat(
                 session,
                 chat,
@@ -318,13 +292,14 @@ def apply_turn(
                 number=chat.number,
                 details={"flow": effect.flow, "step": effect.step, "error": effect.message},
             )
+    replies.extend(sql.insert_replies(conn, rows))
     lifecycle.track(session, chat, now)  # the campaign may be known now, or a handoff done
     chat.bot_state = state.to_json()
     chat.wait_deadline = (
         datetime.fromtimestamp(state.deadline, UTC) if state.deadline is not None else None
     )
     session.flush()
-    result.outbox.extend(reply.id for reply in replies)
+    result.outbox.extend(reply if isinstance(reply, int) else reply.id for reply in replies)
     if chat.status == ChatStatus.WAITING_QUEUE:
         # At once when someone eligible is free: decided in this transaction, which holds the
         # chat's row; otherwise it waits in the queue for the next drain.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -26,6 +26,17 @@ JOB_TIMEOUT = 120  # seconds; a send or a PDF that takes longer is stuck, not sl
 
 class Jobs(Protocol):
     def enqueue(self, func: Callable[..., Any], *args: Any, delay: float = 0.0) -> None: ...
+
+
+def enqueue_all(jobs: Jobs, func: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> None:
+    """Enqueue `func(*args)` for each of `calls`, in order: in one Redis round trip when the
+    runner can (`enqueue_many`), else one by one."""
+    many = getattr(jobs, "enqueue_many", None)
+    if many is not None:
+        many(func, calls)
+    else:
+        for args in calls:
+            jobs.enqueue(func, *args)
 
 
 class InlineJobs:
@@ -107,3 +118,16 @@ class RQJobs:
         except RedisError as exc:
             # The row is committed; the sweep will enqueue it again once Redis is back.
             log.warning("could not enqueue %s%r: %s", func.__name__, args, exc)
+
+    def enqueue_many(self, func: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> None:
+        """One job per call, all sent to Redis in one pipeline (one round trip)."""
+        if not calls:
+            return
+        from rq import Queue
+
+        try:
+            self.queue.enqueue_many(
+                [Queue.prepare_data(func, args, timeout=JOB_TIMEOUT) for args in calls]
+            )
+        except RedisError as exc:
+            log.warning("could not enqueue %d × %s: %s", len(calls), func.__name__, exc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,18 +16,29 @@ from centralita.core.models import Campaign, Customer
 class DatabaseDirectory:
     """Finds customers by document in active campaigns (`customers.document` is indexed).
 
-    Given a session, it reads inside that session's transaction: the message being handled
-    already holds SQLite's write lock, and a second connection would wait for it forever. The
-    query runs in a savepoint so a database error becomes the lookup's `error` outcome without
-    spoiling the message's transaction. Given a sessionmaker, each lookup has its own session.
+    Given a session or a connection, it reads inside that transaction: the message being
+    handled already holds SQLite's write lock, and a second connection would wait for it
+    forever. The query runs in a savepoint so a database error becomes the lookup's `error`
+    outcome without spoiling the message's transaction; on a connection that savepoint does
+    not flush the session's pending changes first (the inbound webhook's case: one UPDATE of
+    the chat at the end instead of one more here). Given a sessionmaker, each lookup has its
+    own session. Columns, not entities: nothing loaded here is changed afterwards.
     """
 
-    def __init__(self, sessions: Session | sessionmaker[Session]) -> None:
+    def __init__(self, sessions: Session | Connection | sessionmaker[Session]) -> None:
         self.sessions = sessions
 
     def find(self, document: str, campaigns: Sequence[str] | None) -> list[CustomerRecord]:
         query = (
-            select(Customer, Campaign.slug, Campaign.name, Campaign.timezone)
+            select(
+                Customer.document,
+                Customer.name,
+                Customer.phone,
+                Customer.extra,
+                Campaign.slug,
+                Campaign.name,
+                Campaign.timezone,
+            )
             .join(Campaign, Customer.campaign_id == Campaign.id)
             .where(
                 Customer.document == normalize_document(document),
@@ -39,7 +50,7 @@ class DatabaseDirectory:
         if campaigns is not None:
             query = query.where(Campaign.slug.in_(list(campaigns)))
         try:
-            if isinstance(self.sessions, Session):
+            if isinstance(self.sessions, Session | Connection):
                 with self.sessions.begin_nested():
                     rows = self.sessions.execute(query).all()
             else:
@@ -50,12 +61,12 @@ class DatabaseDirectory:
         return [
             CustomerRecord(
                 campaign=slug,
-                campaign_name=name,
-                document=customer.document,
-                name=customer.name,
-                phone=customer.phone,
-                fields=dict(customer.extra or {}),
+                campaign_name=campaign_name,
+                document=document,
+                name=name,
+                phone=phone,
+                fields=dict(extra or {}),
                 campaign_timezone=timezone,
             )
-            for customer, slug, name, timezone in rows
+            for document, name, phone, extra, slug, campaign_name, timezone in rows
         ]

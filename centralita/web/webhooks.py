@@ -8,8 +8,11 @@ against PUBLIC_BASE_URL + path, the URL Twilio called, so it works behind a prox
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Blueprint, Response, abort, request
+from sqlalchemy.exc import DBAPIError
 
 from centralita.channels.inbound import InvalidParameter, parse_inbound
 from centralita.channels.receive import receive_message
@@ -37,6 +40,26 @@ def _limit_and_verify() -> None:
         abort(403)
 
 
+T = TypeVar("T")
+
+
+def _once_more_if_disconnected(action: Callable[[], T]) -> T:
+    """Run `action`; again, once, if the database had dropped the pooled connection.
+
+    The web engine does not ping a connection before each request (server.py): a dropped one
+    fails its first statement instead, which invalidates the pool, and a second run gets a
+    fresh connection. Safe to repeat: a message already stored is a duplicate (its MessageSid),
+    and a status callback only moves a status forward.
+    """
+    try:
+        return action()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        log.warning("database connection lost (%s); %s runs once more", exc.orig, request.path)
+        return action()
+
+
 def _bad_request(parameter: str, problem: str) -> Response:
     return Response(f"{parameter}: {problem}\n", status=400, mimetype="text/plain")
 
@@ -47,14 +70,14 @@ def inbound_message() -> Response:
         inbound = parse_inbound(request.form)
     except InvalidParameter as exc:
         return _bad_request(exc.parameter, exc.problem)
-    receive_message(services(), inbound)
+    _once_more_if_disconnected(lambda: receive_message(services(), inbound))
     return Response(EMPTY_TWIML, mimetype="text/xml")
 
 
 @bp.post("/status")
 def status_callback() -> Response:
     try:
-        record_status(services(), request.form)
+        _once_more_if_disconnected(lambda: record_status(services(), request.form))
     except StatusError as exc:
         return _bad_request(exc.parameter, str(exc))
     return Response(status=204)
