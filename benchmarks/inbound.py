@@ -605,10 +605,10 @@ SEND_JOB = "centralita.channels.outbox.send_message_job"
 def queued_jobs(redis: Redis) -> tuple[list[int], dict[str, int]]:
     """The message ids of the send jobs on the queue (one per job), and how many other jobs
     there are by function (transcripts of the chats the bot closed...)."""
-    ids = redis.lrange(f"rq:queue:{QUEUE_NAME}", 0, -1)
+    ids: list[bytes] = redis.lrange(f"rq:queue:{QUEUE_NAME}", 0, -1)  # type: ignore[assignment]
     with redis.pipeline(transaction=False) as pipe:
         for job_id in ids:
-            pipe.hget(b"rq:job:" + job_id, "description")
+            pipe.hget(f"rq:job:{job_id.decode()}", "description")
         descriptions = [d.decode() for d in pipe.execute()]
     sends: list[int] = []
     others: dict[str, int] = {}
