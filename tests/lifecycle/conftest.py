@@ -39,6 +39,7 @@ from centralita.core.runtime import Runtime
 from centralita.core.settings import Settings
 
 NUMBER = "whatsapp:+5716001234"
+QUIET_NUMBER = "whatsapp:+5716009999"  # greets with a question that times out
 CUSTOMER = "whatsapp:+573001234567"
 DOCUMENT = "1012345678"
 CLOSING = "¡Gracias por escribirnos! Tu caso queda registrado."
@@ -59,6 +60,19 @@ steps:
   nada: {type: end, text: "No te encontré. Chao."}
 """
 
+QUIET_FLOW = """
+flow: corto
+start: doc
+steps:
+  doc:
+    type: ask
+    text: Escribe tu documento
+    slot: documento
+    timeout: {after: 10m, then: adios}
+  fin: {type: end, text: "Gracias"}
+  adios: {type: end}
+"""
+
 
 @dataclass
 class Center:
@@ -71,13 +85,13 @@ class Center:
     def sessions(self) -> sessionmaker[Session]:
         return self.rt.sessions
 
-    def write(self, text: str, at: datetime, from_: str = CUSTOMER) -> Received:
+    def write(self, text: str, at: datetime, from_: str = CUSTOMER, to: str = NUMBER) -> Received:
         """The customer writes `text` at `at` (as the webhook would hand it over)."""
         sid = "SM" + uuid.uuid4().hex
         inbound = InboundMessage(
             sid=sid,
             from_=from_,
-            to=NUMBER,
+            to=to,
             body=text,
             media=(),
             profile_name="Ana",
@@ -140,6 +154,7 @@ def lifecycle_settings(db_url: str, engine: object, tmp_path: Path) -> Settings:
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "saludo.yaml").write_text(textwrap.dedent(FLOW).lstrip(), encoding="utf-8")
+    (flows / "corto.yaml").write_text(textwrap.dedent(QUIET_FLOW).lstrip(), encoding="utf-8")
     return Settings(
         secret_key="test",
         database_url=db_url,
@@ -161,6 +176,7 @@ def build_center(rt: Runtime, transport: ConsoleTransport) -> Center:
         session.flush()
         session.add(Customer(campaign_id=campaign.id, document=DOCUMENT, name="Ana", extra={}))
         session.add(SenderNumber(address=NUMBER, flow_id="saludo", campaigns=[campaign]))
+        session.add(SenderNumber(address=QUIET_NUMBER, flow_id="corto", campaigns=[campaign]))
         center = Center(rt, transport, campaign.id)
         for name in ("ana", "alba"):
             user = User(

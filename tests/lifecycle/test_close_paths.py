@@ -22,10 +22,11 @@ from centralita.core.models import (
     User,
     utcnow,
 )
+from centralita.core.sweep import sweep
 from centralita.routing.users import create_token
 from centralita.web import create_app
 
-from .conftest import CLOSING, Center
+from .conftest import CLOSING, QUIET_NUMBER, Center
 
 
 def token_for(center: Center, email: str, role: Role = Role.AGENT) -> dict[str, str]:
@@ -130,3 +131,24 @@ def test_the_bots_end_closes_the_same_way_and_the_next_message_starts_over(
         "¡Hola! 👋",
         "Escribe tu documento",
     ]
+
+
+def test_the_bots_timeout_end_closes_with_the_default_message_and_a_pdf(
+    center: Center,
+) -> None:
+    now = utcnow() - timedelta(minutes=20)
+    received = center.write("hola", now, to=QUIET_NUMBER)
+    assert received.chat_id is not None
+    assert center.chat(received.chat_id).wait_deadline == now + timedelta(minutes=10)
+    assert sweep(center.rt, now + timedelta(minutes=10)).bot_timers == 1
+    chat = center.chat(received.chat_id)
+    assert chat.status == ChatStatus.CLOSED and chat.closed_by == "bot"
+    closing = center.messages(chat.id)[-1]
+    # The flow's `end` has no text and the customer is not identified (no campaign): the
+    # default closing message, so the customer still hears the chat ended.
+    assert (closing.author, closing.text, closing.status) == (
+        Author.BOT,
+        "Tu conversación ha finalizado. ¡Gracias por escribirnos!",
+        MessageStatus.SENT,
+    )
+    assert_transcript(center, chat)
