@@ -11,7 +11,7 @@ from typing import Any
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from centralita.core.models import Assignment, Chat, Customer, User
+from centralita.core.models import Assignment, Chat, Customer, Presence, User
 from tests.browser_b.conftest import Shots, StaffSite
 
 BAD_ROWS_FILE = (
@@ -135,3 +135,30 @@ def test_a_customer_writes_in_the_simulator_and_the_bot_answers(
     body.press("Enter")
     expect(messages).to_contain_text("1.250.000")
     shots.take(page, "simulator")
+
+
+def test_the_queue_shows_a_new_waiting_chat_without_reloading(
+    staff_site: StaffSite, new_page: Any, shots: Shots
+) -> None:
+    with staff_site.rt.sessions.begin() as session:  # nobody to take it: it waits
+        for person in session.scalars(select(User).where(User.role == "agent")):
+            person.presence = Presence.OFFLINE
+    supervisor = new_page()
+    staff_site.sign_in(supervisor, "sara@x.co")
+    supervisor.goto(f"{staff_site.base_url}/supervise/")
+    expect(supervisor.locator("#queue")).to_contain_text("No hay chats esperando asesor.")
+
+    phone = new_page()
+    phone.goto(f"{staff_site.base_url}/simulator/?phone=3001234567")
+    for text in ["Hola", "1012345678", "4"]:  # 4: talk to an agent
+        phone.locator("#sim-body").fill(text)
+        phone.locator("#sim-body").press("Enter")
+        expect(phone.locator("#sim-messages .bubble.in")).to_have_count(
+            ["Hola", "1012345678", "4"].index(text) + 1
+        )
+    expect(phone.locator("#sim-chat-status")).to_contain_text("En cola", timeout=5000)
+
+    queue = supervisor.locator("#queue-table tbody tr")
+    expect(queue).to_have_count(1, timeout=5000)  # live: no reload
+    expect(queue.first).to_contain_text("Cartera Morosa")
+    shots.take(supervisor, "queue-live")

@@ -135,6 +135,7 @@ def _chat_page(
             error=error,
             form=form or {},
             messages=found.messages[-30:],
+            author_label=texts.author,
         )
     return (page, 422) if error else page
 

@@ -39,6 +39,7 @@ ASSIGNMENT_KIND = {
     "manual": "Asignación manual",
     "unassign": "Devuelto a la cola",
 }
+AUTHOR = {"customer": "Cliente", "bot": "Bot", "agent": "Asesor", "system": "Sistema"}
 ALERT_KIND = {
     "unanswered": "Sin respuesta",
     "delivery_failed": "Entrega fallida",
@@ -48,6 +49,10 @@ ALERT_KIND = {
 
 def chat_status(status: str) -> str:
     return _(CHAT_STATUS.get(str(status), str(status)))
+
+
+def author(value: str) -> str:
+    return _(AUTHOR.get(str(value), str(value)))
 
 
 def presence(value: str) -> str:
@@ -142,6 +147,7 @@ def routing_error(exc: RoutingError) -> str:
 add_translations(
     {
         "Con el bot": "With the bot",
+        "Bot": "Bot",
         "En cola": "Queued",
         "Asignado": "Assigned",
         "Cerrado": "Closed",
