@@ -22,13 +22,10 @@ from centralita.core.db import make_engine
 from centralita.core.jobs import InlineJobs
 from centralita.core.models import (
     Base,
-    Campaign,
     Chat,
     ChatStatus,
     Contact,
-    Customer,
     Presence,
-    SenderNumber,
     utcnow,
 )
 from centralita.core.runtime import Runtime
@@ -43,10 +40,10 @@ from tests.browser.conftest import (  # noqa: F401  (fixtures and the report hoo
     pytest_runtest_makereport,
     shots,
 )
+from tests.simulator.world import NUMBER, add_cartera
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
 PASSWORD = "clave-del-navegador"
-NUMBER = "whatsapp:+576015550100"
 
 
 @dataclass
@@ -85,19 +82,7 @@ def staff_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Staf
     runtime = Runtime.build(settings, jobs=InlineJobs(), transport=ConsoleTransport())
     now = utcnow()
     with runtime.sessions.begin() as session:
-        campaign = Campaign(slug="cartera", name="Cartera Morosa")
-        session.add(campaign)
-        session.flush()
-        session.add(SenderNumber(address=NUMBER, flow_id="cobranza", campaigns=[campaign]))
-        session.add(
-            Customer(
-                campaign_id=campaign.id,
-                document="1012345678",
-                name="Ana María Rodríguez",
-                phone="+573001234567",
-                extra={"saldo": 1250000, "dias_mora": 45},
-            )
-        )
+        campaign = add_cartera(session)
         people = {}
         for email, name, role in [
             ("ana@x.co", "Ana", "agent"),

@@ -14,13 +14,13 @@ from sqlalchemy import select
 
 from centralita.channels.transport import ConsoleTransport
 from centralita.core import runtime as runtimes
-from centralita.core.models import Campaign, Customer, Message, SenderNumber
+from centralita.core.models import Message
 from centralita.core.runtime import Runtime
 from centralita.core.settings import Settings
 from centralita.web import create_app
+from tests.simulator.world import NUMBER, add_cartera
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
-NUMBER = "whatsapp:+576015550100"
 AUTH_TOKEN = "simulator-test-auth-token"
 _TOKEN = re.compile(r'name="csrf-token" content="([^"]+)"')
 
@@ -43,19 +43,7 @@ def _runtime(db_url: str, *, demo: bool, twilio: bool) -> Runtime:
 def seeded(db_url: str, engine: object) -> str:
     rt = _runtime(db_url, demo=False, twilio=False)
     with rt.sessions.begin() as session:
-        campaign = Campaign(slug="cartera", name="Cartera Morosa")
-        session.add(campaign)
-        session.flush()
-        session.add(SenderNumber(address=NUMBER, flow_id="cobranza", campaigns=[campaign]))
-        session.add(
-            Customer(
-                campaign_id=campaign.id,
-                document="1012345678",
-                name="Ana María Rodríguez",
-                phone="+573001234567",
-                extra={"saldo": 1250000, "dias_mora": 45},
-            )
-        )
+        add_cartera(session)
     rt.engine.dispose()
     return db_url
 
