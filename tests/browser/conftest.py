@@ -34,6 +34,7 @@ from centralita.devtools.twilio_inbound import inbound_params
 from centralita.routing.users import create_user
 from centralita.web import create_app
 from tests.conftest import unavailable
+from tests.inbox.conftest import quick_password_hashes
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -95,13 +96,7 @@ class Site:
 
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
-    from werkzeug.security import generate_password_hash
-
-    from centralita.routing import users
-
-    monkeypatch.setattr(
-        users, "generate_password_hash", lambda p: generate_password_hash(p, "pbkdf2:sha256:1")
-    )
+    quick_password_hashes(monkeypatch)
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "directo.yaml").write_text(textwrap.dedent(FLOW).lstrip(), encoding="utf-8")

@@ -45,9 +45,8 @@ class World:
     campaigns: dict[str, int] = field(default_factory=dict)
 
 
-@pytest.fixture(autouse=True)
-def _quick_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The production hash is slow on purpose; these tests are about what sign-in does.
+def quick_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The production hash is slow on purpose; these tests are about what sign-in does."""
     from werkzeug.security import generate_password_hash
 
     from centralita.routing import users
@@ -57,6 +56,11 @@ def _quick_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
         "generate_password_hash",
         lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"),
     )
+
+
+@pytest.fixture(autouse=True)
+def _quick_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    quick_password_hashes(monkeypatch)
 
 
 @pytest.fixture

@@ -223,7 +223,7 @@ def test_presence_switch_and_heartbeat(
         agent = session.get(User, world.users["agent_a"])
         assert agent is not None and agent.presence == Presence.AWAY
         agent.last_seen_at = utcnow() - timedelta(minutes=5)
-    assert _post(agent_client, "/inbox/heartbeat", active="0").status_code == 200  # type: ignore[attr-defined]
+    assert _post(agent_client, "/heartbeat", active="0").status_code == 200  # type: ignore[attr-defined]
     with web_rt.sessions() as session:
         agent = session.get(User, world.users["agent_a"])
         assert agent is not None and agent.last_seen_at is not None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -30,6 +30,14 @@ def _sessions(rt: Runtime, user_id: int) -> list[WebSession]:
             session.scalars(
                 select(WebSession).where(WebSession.user_id == user_id).order_by(WebSession.id)
             )
+        )
+
+
+def _last_seen(rt: Runtime, web_session_id: int, when: datetime) -> None:
+    """Move the session's last activity (as if time had passed since)."""
+    with rt.sessions.begin() as session:
+        session.execute(
+            update(WebSession).where(WebSession.id == web_session_id).values(last_seen_at=when)
         )
 
 
@@ -177,8 +185,7 @@ def test_an_idle_session_expires_and_is_recorded(
     sign_in(web_client, world.emails["sup_a"])
     [row] = _sessions(web_rt, world.users["sup_a"])
     last = utcnow() - timedelta(minutes=31)
-    with web_rt.sessions.begin() as session:
-        session.execute(update(WebSession).where(WebSession.id == row.id).values(last_seen_at=last))
+    _last_seen(web_rt, row.id, last)
     response = web_client.get("/sessions")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     page = web_client.get(response.headers["Location"]).get_data(as_text=True)
@@ -207,10 +214,7 @@ def test_activity_moves_the_session_on_but_page_timers_do_not(
     sign_in(web_client, world.emails["sup_a"])
     [row] = _sessions(web_rt, world.users["sup_a"])
     earlier = utcnow() - timedelta(minutes=5)
-    with web_rt.sessions.begin() as session:
-        session.execute(
-            update(WebSession).where(WebSession.id == row.id).values(last_seen_at=earlier)
-        )
+    _last_seen(web_rt, row.id, earlier)
     web_client.get("/sessions")
     [row] = _sessions(web_rt, world.users["sup_a"])
     assert row.last_seen_at > earlier + timedelta(minutes=4)
@@ -290,3 +294,20 @@ def test_the_periodic_sweep_expires_idle_sessions(world: World, web_rt: Runtime)
     assert "idle web sessions expired: 1" in report.lines()
     [row] = _sessions(web_rt, world.users["agent_a"])
     assert row.end_reason == SessionEnd.EXPIRED
+
+
+def test_the_heartbeat_keeps_a_session_only_while_the_person_is_active(
+    web_client: FlaskClient, world: World, web_rt: Runtime
+) -> None:
+    sign_in(web_client, world.emails["sup_a"])
+    token = csrf_token(web_client)  # (opening a page is activity: before going back in time)
+    [row] = _sessions(web_rt, world.users["sup_a"])
+    earlier = utcnow() - timedelta(minutes=5)
+    _last_seen(web_rt, row.id, earlier)
+    idle = web_client.post("/heartbeat", data={"csrf_token": token, "active": "0"})
+    assert idle.status_code == 200
+    [row] = _sessions(web_rt, world.users["sup_a"])
+    assert row.last_seen_at == earlier  # the page is open, but nobody used it
+    web_client.post("/heartbeat", data={"csrf_token": token, "active": "1"})
+    [row] = _sessions(web_rt, world.users["sup_a"])
+    assert row.last_seen_at > earlier + timedelta(minutes=4)

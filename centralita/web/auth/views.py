@@ -5,12 +5,24 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import login_user, logout_user
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from centralita.core.models import SessionEnd, WebSession, utcnow
+from centralita.core.models import Role, SessionEnd, User, WebSession, utcnow
 from centralita.routing import signin
+from centralita.routing.presence import heartbeat as presence_heartbeat
+from centralita.routing.queue import drain_queue
 from centralita.web.i18n import LANGUAGES, SESSION_KEY, _
 from centralita.web.login import _load, home_url, login_required, safe_next, user
 from centralita.web.services import services
@@ -80,6 +92,30 @@ def logout() -> Response:
         session[SESSION_KEY] = language
     flash(_("Cerraste la sesión."), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.post("/heartbeat")
+@login_required(passive=True)
+def heartbeat() -> Response:
+    """Every signed-in page says, every 30 s, that it is open (an agent's presence stays
+    fresh) and whether the person used it since the last time: only that keeps the sign-in
+    from expiring."""
+    me, now = user(), utcnow()
+    became_available = False
+    with services().sessions.begin() as db:
+        if request.form.get("active") == "1":
+            seen = db.scalar(
+                select(WebSession.last_seen_at).where(WebSession.id == me.web_session_id)
+            )
+            if seen is not None and signin.needs_touch(seen, now):
+                signin.touch(db, me.web_session_id, now)
+        if me.role == Role.AGENT:
+            agent = db.get(User, me.id, with_for_update=True)
+            assert agent is not None
+            became_available = presence_heartbeat(db, agent, now)
+    if became_available:  # a stale agent is back: waiting chats may come to them
+        drain_queue(services().sessions, utcnow(), agent_id=me.id)
+    return jsonify({"ok": True})
 
 
 @bp.get("/lang/<code>")

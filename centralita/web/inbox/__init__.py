@@ -7,19 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from centralita.channels.outbox import send_message_job
-from centralita.core.models import Message, Role, User, WebSession, utcnow
+from centralita.core.models import Message, Role, User, utcnow
 from centralita.lifecycle.close import ClosedBy, after_close, close_chat
 from centralita.routing.errors import RoutingError
-from centralita.routing.presence import heartbeat as presence_heartbeat
 from centralita.routing.presence import set_presence
 from centralita.routing.queue import drain_queue
 from centralita.routing.reply import agent_reply
-from centralita.routing.signin import needs_touch, touch
 from centralita.web.i18n import _
 from centralita.web.inbox import texts  # noqa: F401  (English translations)
 from centralita.web.inbox.queries import (
@@ -180,26 +177,3 @@ def presence() -> Any:
     if _fetch():
         return jsonify({"presence": now_presence})
     return redirect(request.referrer or url_for("inbox.index"))
-
-
-@bp.post("/heartbeat")
-@login_required(passive=True)
-def heartbeat() -> Any:
-    """The open page says it is alive (presence) and whether the person used it since the last
-    heartbeat: only that keeps the sign-in from expiring."""
-    me, now = user(), utcnow()
-    became_available = False
-    with services().sessions.begin() as db:
-        if request.form.get("active") == "1":
-            seen = db.scalar(
-                select(WebSession.last_seen_at).where(WebSession.id == me.web_session_id)
-            )
-            if seen is not None and needs_touch(seen, now):
-                touch(db, me.web_session_id, now)
-        if me.role == Role.AGENT:
-            agent = db.get(User, me.id, with_for_update=True)
-            assert agent is not None
-            became_available = presence_heartbeat(db, agent, now)
-    if became_available:
-        drain_queue(services().sessions, utcnow(), agent_id=me.id)
-    return jsonify({"ok": True})
