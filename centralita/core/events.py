@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 _PENDING = "centralita_events"
 # A listener that stops reading (a stuck browser tab) loses events past this, not memory.
 QUEUE_SIZE = 1000
+# After Redis fails, events are dropped for this long instead of each commit waiting.
+PAUSE_AFTER_FAILURE = 5.0
 
 
 @dataclass(frozen=True)
@@ -121,13 +123,17 @@ class RedisBroker(LocalBroker):
         # deployments (or two test runs) on one Redis do not hear each other.
         self.channel = f"centralita:{kwargs.get('db', 0)}:events"
         self._listener: threading.Thread | None = None
+        self._down_until = 0.0
         self._ready = threading.Event()
 
     def publish(self, item: Event) -> None:
+        if time.monotonic() < self._down_until:
+            return  # Redis just failed: do not make every commit wait for its timeout
         try:
             self.redis.publish(self.channel, item.to_json())
         except RedisError as exc:  # the change is committed; only the live update is lost
-            log.warning("live event not published (Redis: %s)", exc)
+            self._down_until = time.monotonic() + PAUSE_AFTER_FAILURE
+            log.warning("live events paused for %.0f s (Redis: %s)", PAUSE_AFTER_FAILURE, exc)
 
     def subscribe(self) -> Subscription:
         subscription = super().subscribe()

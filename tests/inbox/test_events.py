@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -212,3 +213,22 @@ def test_a_server_without_threads_is_never_held_by_a_stream(
     response = web_client.get("/events", environ_overrides={"wsgi.multithread": False})
     assert response.status_code == 200
     assert response.get_data(as_text=True).startswith("retry: 3000\n")
+
+
+def test_a_redis_outage_loses_live_events_but_never_slows_commits() -> None:
+    from redis import Redis
+
+    from centralita.core.events import RedisBroker
+
+    class CountingRedis(Redis):  # a real client, to a port nothing listens on
+        attempts = 0
+
+        def publish(self, channel: Any, message: Any, **kwargs: Any) -> Any:
+            CountingRedis.attempts += 1
+            return super().publish(channel, message, **kwargs)
+
+    broker = RedisBroker(CountingRedis.from_url("redis://127.0.0.1:1/0"))
+    for _ in range(100):
+        broker.publish(Event("chat", chat_id=1))  # refused: logged, never raised
+    # After the first failure, the next commits do not wait on Redis again.
+    assert CountingRedis.attempts == 1

@@ -311,3 +311,12 @@ def test_the_heartbeat_keeps_a_session_only_while_the_person_is_active(
     web_client.post("/heartbeat", data={"csrf_token": token, "active": "1"})
     [row] = _sessions(web_rt, world.users["sup_a"])
     assert row.last_seen_at > earlier + timedelta(minutes=4)
+
+
+def test_signing_in_again_ends_the_previous_sign_in(
+    web_client: FlaskClient, world: World, web_rt: Runtime
+) -> None:
+    sign_in(web_client, world.emails["sup_a"])
+    sign_in(web_client, world.emails["sup_a"])
+    first, second = _sessions(web_rt, world.users["sup_a"])
+    assert first.end_reason == SessionEnd.SIGN_OUT and second.ended_at is None

@@ -15,7 +15,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -32,8 +32,6 @@ bp = Blueprint("auth", __name__)
 
 @bp.get("/")
 def root() -> Response:
-    from flask_login import current_user
-
     if current_user.is_authenticated:
         return redirect(home_url(user().role))
     return redirect(url_for("auth.login"))
@@ -67,6 +65,8 @@ def login() -> Any:
         page = render_template("auth/login.html", next=target or "", email=email, error=error)
         return page, status
     assert result.web_session_id is not None
+    if current_user.is_authenticated:  # signing in again over a sign-in: that one ends
+        _end(user().web_session_id, SessionEnd.SIGN_OUT)
     language = session.get(SESSION_KEY)
     session.clear()  # nothing from before the sign-in carries over (session fixation)
     if language:
@@ -80,11 +80,7 @@ def login() -> Any:
 @bp.post("/logout")
 @login_required(passive=True)
 def logout() -> Response:
-    web_session_id = user().web_session_id
-    with services().sessions.begin() as db:
-        found = db.get(WebSession, web_session_id, with_for_update=True)
-        if found is not None:
-            signin.end_session(db, found, SessionEnd.SIGN_OUT, utcnow())
+    _end(user().web_session_id, SessionEnd.SIGN_OUT)
     logout_user()
     language = session.get(SESSION_KEY)
     session.clear()
@@ -92,6 +88,13 @@ def logout() -> Response:
         session[SESSION_KEY] = language
     flash(_("Cerraste la sesión."), "info")
     return redirect(url_for("auth.login"))
+
+
+def _end(web_session_id: int, reason: SessionEnd) -> None:
+    with services().sessions.begin() as db:
+        found = db.get(WebSession, web_session_id, with_for_update=True)
+        if found is not None:
+            signin.end_session(db, found, reason, utcnow())
 
 
 @bp.post("/heartbeat")
