@@ -266,3 +266,11 @@ def test_board_links_each_agents_chats_and_chats_open_by_number(
     )
     bad = sup_client.get("/supervise/chats/go?id=abc", follow_redirects=True)
     assert "Escribe el número del chat" in bad.get_data(as_text=True)
+
+
+def test_the_chat_page_links_the_whole_conversation(sup_client: FlaskClient, world: World) -> None:
+    chat_id = world.chats["a_assigned"]
+    page = sup_client.get(f"/supervise/chats/{chat_id}").get_data(as_text=True)
+    link = f'href="/inbox/chats/{chat_id}"'
+    assert link in page
+    assert sup_client.get(f"/inbox/chats/{chat_id}").status_code == 200

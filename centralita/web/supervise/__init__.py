@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import Select, select
 
 from centralita.core.db import READ_ONLY
@@ -38,6 +47,7 @@ bp = Blueprint(
 
 STAFF = (Role.SUPERVISOR, Role.ADMIN)
 MAX_REASON = 500
+INBOX_CHAT = "inbox.chat_page"
 
 
 def viewer() -> board.Viewer:
@@ -136,8 +146,16 @@ def _chat_page(
             form=form or {},
             messages=found.messages[-30:],
             author_label=texts.author,
+            inbox_url=_inbox_url(chat_id),
         )
     return (page, 422) if error else page
+
+
+def _inbox_url(chat_id: int) -> str | None:
+    """The inbox's page of the chat (whole conversation, customer card), when it exists."""
+    if INBOX_CHAT in current_app.view_functions:
+        return url_for(INBOX_CHAT, chat_id=chat_id)
+    return None
 
 
 @bp.post("/chats/<int:chat_id>/reassign")

@@ -233,6 +233,9 @@ add_translations(
         "asignable a mano": "can be assigned by hand",
         "obligatorio": "required",
         "Últimos mensajes": "Latest messages",
+        "Ver la conversación completa y la ficha del cliente": (
+            "See the whole conversation and the customer's card"
+        ),
         "Chats": "Chats",
         "Abrir el chat número": "Open chat number",
         "Abrir": "Open",
