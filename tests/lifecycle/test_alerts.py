@@ -75,6 +75,13 @@ def test_the_agent_reply_resolves_the_alert_and_a_new_message_starts_a_new_episo
     center.write("¿hay alguien?", t0 + timedelta(minutes=40))
     assert center.chat(chat_id).unanswered_since == t0
 
+    def open_unanswered() -> list[dict[str, object]]:
+        listed = client.get("/api/v1/alerts?open=true", headers=headers).get_json()["alerts"]
+        # (The bot's replies, sent late by the inline runner, failed: delivery alerts too.)
+        return [a for a in listed if a["kind"] == "unanswered"]
+
+    [listed] = open_unanswered()
+    assert (listed["chat_id"], listed["agent"]) == (chat_id, "ana@x.co")
     answer = client.post(
         f"/api/v1/chats/{chat_id}/messages", json={"text": "Hola"}, headers=headers
     )
@@ -83,6 +90,7 @@ def test_the_agent_reply_resolves_the_alert_and_a_new_message_starts_a_new_episo
     assert alert.resolved_at is not None
     chat = center.chat(chat_id)
     assert (chat.unanswered_since, chat.alert_due_at) == (None, None)
+    assert open_unanswered() == []
 
     later = t0 + timedelta(hours=2)
     center.write("gracias, otra pregunta", later)

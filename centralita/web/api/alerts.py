@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, request
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from centralita.core.models import Alert, Chat, Role
 from centralita.web.api import auth
@@ -21,7 +21,8 @@ def list_alerts() -> dict[str, Any]:
     user = auth.user()
     query = select(Alert, Chat).outerjoin(Chat, Alert.chat_id == Chat.id)
     if user.role == Role.AGENT:
-        query = query.where(Chat.agent_id == user.id)
+        # Their chats' alerts, and those raised for them (kept if the chat moved on since).
+        query = query.where(or_(Chat.agent_id == user.id, Alert.user_id == user.id))
     elif user.role == Role.SUPERVISOR:
         query = query.where(Alert.campaign_id.in_([c.id for c in user.campaigns]))
     only_open = request.args.get("open")
@@ -38,6 +39,7 @@ def list_alerts() -> dict[str, Any]:
                 "chat_id": alert.chat_id,
                 "agent": chat.agent.email if chat is not None and chat.agent else None,
                 "created_at": alert.created_at.isoformat(),
+                "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
                 "details": alert.details,
             }
             for alert, chat in rows
