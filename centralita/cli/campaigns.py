@@ -117,7 +117,7 @@ def campaigns() -> None:
     "--close-after",
     default=DEFAULT_CLOSE_AFTER,
     show_default=True,
-    help="Close a chat after this long without messages.",
+    help="Close a chat this long after it opened (silence never closes it earlier).",
 )
 @click.option("--closing-message", help="Sent to the customer when a chat is closed.")
 @click.option(
@@ -185,7 +185,7 @@ def create(
 @click.argument("slug")
 @click.option("--name", help="The campaign's name, for people.")
 @click.option("--alert-after", metavar="DURATION", help="Alert after (30s, 15m, 2h, 1d).")
-@click.option("--close-after", metavar="DURATION", help="Close a chat after this long idle.")
+@click.option("--close-after", metavar="DURATION", help="Close a chat this long after it opened.")
 @click.option("--closing-message", help="Sent to the customer when a chat is closed.")
 @click.option("--closing-template", metavar="CONTENT_SID", help="Approved template (HX...).")
 @click.option("--timezone", help="IANA time zone for the campaign's dates and hours.")
