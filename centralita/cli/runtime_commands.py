@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from centralita.cli.common import parse_now
+from centralita.core import runtime as runtimes
 from centralita.core.jobs import InlineJobs
 from centralita.core.runtime import Runtime
 from centralita.core.settings import Settings, SettingsError
@@ -31,12 +32,15 @@ def _runtime() -> Runtime:
     "--now", "now_text", default=None, help="Run as of this ISO 8601 time (default: now)."
 )
 def sweep_command(now_text: str | None) -> None:
-    """Run the timers once: bot reminders and timeouts, recovery of unsent messages."""
+    """Run the timers once: automatic closes, unanswered alerts and reassignments, bot
+    reminders and timeouts, unsent messages and missing transcripts, the queue."""
     now = parse_now(now_text)
     rt = _runtime()
+    runtimes.install(rt)  # the jobs it runs (sends, transcripts) use this runtime, inline
     try:
         report = sweep(rt, now)
     finally:
+        runtimes.install(None)
         rt.engine.dispose()
     click.echo(f"sweep as of {now.isoformat()}")
     for line in report.lines():
