@@ -1,8 +1,9 @@
 """Writing a parsed customer file into a campaign's customer database.
 
-Two threads: this one parses the file (pure Python, one core) while a writer thread owns the
-database connection and merges the previous batch (mostly time in the database server or in
-SQLite's C code, with the GIL released), so parsing and writing overlap.
+Parsing and writing overlap: a writer thread owns the database connection and merges the
+previous batch while the file is parsed, here or (opt-in) in a child process on another core
+(`parallel.py`: parsing is pure Python, and SQLite's inserts need the GIL for every row, so
+two threads of one process partly take turns).
 
 Per batch, the writer first records each document in a temporary `import_seen` table (document
 -> first line); a row whose document is already there is a duplicate, rejected naming the
@@ -30,12 +31,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from operator import itemgetter
 from typing import Any
 
 import psycopg
 from sqlalchemy import Connection, Engine, text
 
 from centralita.core.models import Customer, utcnow
+from centralita.customers.parallel import (
+    SEPARATOR,
+    can_start_a_process,
+    encoded_batches,
+    encoded_batches_elsewhere,
+)
 from centralita.customers.parsing import (
     DEFAULT_BATCH_ROWS,
     CustomerParser,
@@ -43,16 +51,12 @@ from centralita.customers.parsing import (
     Rejected,
     RowWarning,
 )
-from centralita.customers.values import Cell, cell_text
 
 COMMIT_EVERY = 100_000  # SQLite, upsert mode: rows per transaction
 # PostgreSQL: rows COPYed before one merge. Each merge has a fixed cost (a TRUNCATE of the
 # staging table is tens of milliseconds); the rows are in the database meanwhile, not here.
 PG_MERGE_ROWS = 50_000
 PG_TEMP_BUFFERS = "128MB"  # per import session, on the server, only as used
-# Separates a row's cells while it waits for the writer's verdict: the ASCII unit separator,
-# which no one types in a spreadsheet.
-_SEPARATOR = "\x1f"
 _SQLITE_IN_CHUNK = 500  # parameters per `IN (...)` when looking duplicates up
 
 
@@ -101,10 +105,11 @@ def import_customers(
     hooks: ImportHooks | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     now: datetime | None = None,
+    parallel: bool = False,
 ) -> ImportCounts:
     """Import the parser's file into `campaign`. Raises ImportRefused (nothing changed),
     UnusableFile (the file broke off midway; nothing changed on PostgreSQL or in replace mode)
-    or a database error."""
+    or a database error. `parallel`: parse in a child process (see `parallel.py`)."""
     hooks = hooks or ImportHooks()
     writer_class = _PostgresWriter if engine.dialect.name == "postgresql" else _SqliteWriter
     pipeline = _Pipeline(engine, writer_class, campaign, mode, now or utcnow())
@@ -130,7 +135,7 @@ def import_customers(
                 Rejected(
                     line,
                     f"duplicate document {document} (first on line {first})",
-                    cells[line].split(_SEPARATOR),
+                    cells[line].split(SEPARATOR),
                 )
                 for line, document, first in duplicates
             ]
@@ -140,18 +145,19 @@ def import_customers(
             hooks.rejected(row)
 
     campaign_id = pipeline.start()
+    elsewhere = parallel and can_start_a_process()
+    batches = encoded_batches_elsewhere if elsewhere else encoded_batches
     try:
         accepted = 0
-        for index, batch in enumerate(parser.batches(batch_rows)):
+        encoded = batches(parser, writer_class.encode, campaign_id, pipeline.now, batch_rows)
+        for index, batch in enumerate(encoded):
             counts.read += batch.read
             counts.warnings += len(batch.warnings)
             for warning in batch.warnings:
                 hooks.warning(warning)
-            payload = writer_class.encode(batch.rows, campaign_id, pipeline.now)
-            joined = [(row.line, _joined(row.cells)) for row in batch.rows]
-            pending.append((index, joined, batch.rejected))
-            accepted += len(batch.rows)
-            pipeline.send(index, payload)
+            pending.append((index, batch.cells, batch.rejected))
+            accepted += len(batch.cells)
+            pipeline.send(index, batch.payload)
             for answer in pipeline.answers(wait=False):
                 acknowledge(answer)
             hooks.progress(batch.position)
@@ -168,13 +174,6 @@ def import_customers(
     )
     counts.unchanged = counts.read - counts.rejected - counts.inserted - counts.updated
     return counts
-
-
-def _joined(cells: Sequence[Cell]) -> str:
-    try:
-        return _SEPARATOR.join(cells)  # type: ignore[arg-type]  # CSV cells: all text
-    except TypeError:  # XLSX: numbers, dates...
-        return _SEPARATOR.join(map(cell_text, cells))
 
 
 # -- the writer thread -------------------------------------------------------------------------
@@ -500,7 +499,9 @@ class _PostgresWriter(_Writer):
 
 _SQLITE_SETUP = (
     "DROP TABLE IF EXISTS temp.import_seen",
-    "CREATE TEMPORARY TABLE import_seen (document TEXT PRIMARY KEY, line INTEGER NOT NULL)",
+    # WITHOUT ROWID: the document's B-tree is the table, one insert instead of two.
+    "CREATE TEMPORARY TABLE import_seen (document TEXT PRIMARY KEY, line INTEGER NOT NULL)"
+    " WITHOUT ROWID",
 )
 _SQLITE_SEEN = "INSERT INTO temp.import_seen (document, line) VALUES (?, ?) ON CONFLICT DO NOTHING"
 _SQLITE_MERGE = """
@@ -548,11 +549,19 @@ def _sqlite_processors() -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
     return extra, moment
 
 
+_by_document = itemgetter(1, 0)  # CustomerRow: (document, line)
+
+
 class _SqliteWriter(_Writer):
     @staticmethod
     def encode(rows: list[CustomerRow], campaign_id: int, now: datetime) -> _SqlitePayload:
         _, to_time = _sqlite_processors()
         stamp = to_time(now)
+        # In document order (then line order, so a document's first row still comes first):
+        # the customers indexes and import_seen are B-trees keyed by document, and sorted
+        # keys touch each page once per batch instead of once per row, in a page cache far
+        # smaller than the indexes of a million customers.
+        rows = sorted(rows, key=_by_document)
         return _SqlitePayload(
             seen=[(row.document, row.line) for row in rows],
             merge=[

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from centralita.core.lookup import DatabaseDirectory
 from centralita.core.models import Chat, Contact, Customer
 from centralita.customers import importer
+from centralita.customers.campaigns import create_campaign
 from centralita.customers.importer import (
     ImportCounts,
     ImportHooks,
@@ -41,6 +42,7 @@ def run(
     mode: ImportMode = ImportMode.UPSERT,
     slug: str = "castigada",
     batch_rows: int = 10_000,
+    parallel: bool = False,
 ) -> tuple[ImportCounts, list[Rejected], list[RowWarning]]:
     rejected: list[Rejected] = []
     warnings: list[RowWarning] = []
@@ -55,6 +57,7 @@ def run(
             mode=mode,
             batch_rows=batch_rows,
             hooks=ImportHooks(rejected=rejected.append, warning=warnings.append),
+            parallel=parallel,
         )
     return counts, rejected, warnings
 
@@ -273,3 +276,47 @@ def test_text_that_copy_and_json_must_escape(
     assert row.name == "Ana\\Tab\tLínea\nDos"
     assert row.document_type == "C\\C"
     assert row.extra["nota"] in {'dice "hola" \\n \x00fin', 'dice "hola" \\n fin'}
+
+
+def _mixed_file(rows: int) -> str:
+    """Rows of every kind: good, bad documents, duplicates (also across batches), bad phones,
+    blank rows, extra columns of several types."""
+    lines = ["Cédula;Nombre;Celular;Saldo;Vence;Ciudad"]
+    for i in range(rows):
+        document = "x" if i % 17 == 3 else ("1.000.000" if i % 23 == 5 else f"{2_000_000 + i}")
+        phone = "123" if i % 11 == 0 else f"300 {i % 1000:03d} {i % 10000:04d}"
+        lines.append(f"{document};Cliente {i};{phone};{i * 1000},5;{1 + i % 28}/03/2026;Bogotá")
+        if i % 50 == 7:
+            lines.append(";;;;;")
+    return "\n".join(lines) + "\n"
+
+
+def test_parsing_in_a_child_process_imports_the_same(
+    engine: Engine, sessions: sessionmaker[Session], campaign: str, write_file: WriteFile
+) -> None:
+    with sessions.begin() as session:
+        create_campaign(session, "otra", "Otra")
+    path = write_file(_mixed_file(700))
+    here = run(engine, path, batch_rows=64, parallel=False)
+    there = run(engine, path, slug="otra", batch_rows=64, parallel=True)
+    assert here == there
+    counts, rejected, warnings = there
+    assert (counts.inserted, counts.rejected) == (631, 69)  # 41 bad documents, 28 duplicates
+    assert "duplicate document 1000000 (first on line 7)" in {r.reason for r in rejected}
+    assert [r.line for r in rejected] == sorted(r.line for r in rejected)
+    assert len(warnings) == 60  # bad phones of rows with a valid document
+    mine, theirs = customers_of(sessions), customers_of(sessions, "otra")
+    assert {d: (c.name, c.phone, c.extra) for d, c in mine.items()} == {
+        d: (c.name, c.phone, c.extra) for d, c in theirs.items()
+    }
+
+
+def test_a_file_that_breaks_midway_in_the_child_process(
+    engine: Engine, sessions: sessionmaker[Session], campaign: str, write_file: WriteFile
+) -> None:
+    run(engine, write_file(FILE))
+    text = "doc;nombre\n" + "".join(f"{50000 + i};n\n" for i in range(30))
+    text += '60000;"' + "x" * 200_000 + "\n"  # longer than csv's field limit
+    with pytest.raises(UnusableFile, match="field larger than field limit"):
+        run(engine, write_file(text), ImportMode.REPLACE, batch_rows=5, parallel=True)
+    assert set(customers_of(sessions)) == {"1012345678", "22222", "33333"}
