@@ -274,3 +274,49 @@ def test_the_chat_page_links_the_whole_conversation(sup_client: FlaskClient, wor
     link = f'href="/inbox/chats/{chat_id}"'
     assert link in page
     assert sup_client.get(f"/inbox/chats/{chat_id}").status_code == 200
+
+
+def test_a_long_queue_costs_a_fixed_number_of_queries(
+    sup_client: FlaskClient, world: World, web_rt: Runtime
+) -> None:
+    from sqlalchemy import event
+
+    from centralita.core.models import Contact
+
+    def add_waiting(count: int) -> None:
+        with web_rt.sessions.begin() as session:
+            for n in range(count):
+                contact = Contact(
+                    address=f"whatsapp:+57311{n:07d}{count}",
+                    phone=f"+57311{n:07d}",
+                    channel="whatsapp",
+                )
+                session.add(contact)
+                session.flush()
+                session.add(
+                    Chat(
+                        contact_id=contact.id,
+                        number="whatsapp:+5716001234",
+                        status=ChatStatus.WAITING_QUEUE,
+                        campaign_id=world.campaigns["a"],
+                        queued_at=utcnow(),
+                    )
+                )
+
+    def statements() -> int:
+        seen: list[str] = []
+
+        def count(*args: object) -> None:
+            seen.append("x")
+
+        event.listen(web_rt.engine, "before_cursor_execute", count)
+        try:
+            assert sup_client.get("/supervise/live").status_code == 200
+        finally:
+            event.remove(web_rt.engine, "before_cursor_execute", count)
+        return len(seen)
+
+    add_waiting(2)
+    few = statements()
+    add_waiting(40)
+    assert statements() == few

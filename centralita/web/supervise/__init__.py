@@ -75,6 +75,7 @@ def _live_context() -> dict[str, Any]:
         person = session.get(User, me.user_id)
         assert person is not None
         queue = waiting_chats(session, person)
+        _contacts = board.load_contacts(session, queue)  # held while the rows are built
         campaigns = {c.id: c for c in session.scalars(_campaigns_query(me))}
         agents = board.agents_board(session, me, now)
         alerts = board.open_alerts(session, me)
