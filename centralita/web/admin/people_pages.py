@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from centralita.core.db import READ_ONLY
 from centralita.core.models import Campaign, Chat, ChatStatus, Role, User, utcnow
@@ -33,7 +33,11 @@ from centralita.web.services import services
 def people() -> str:
     with services().sessions() as session:
         session.connection(execution_options={READ_ONLY: True})
-        persons = session.scalars(select(User).order_by(User.active.desc(), User.name)).all()
+        persons = session.scalars(
+            select(User)
+            .options(selectinload(User.campaigns))  # one query, not one per person
+            .order_by(User.active.desc(), User.name)
+        ).all()
         counted = session.execute(
             select(Chat.agent_id, func.count())
             .where(Chat.status == ChatStatus.ASSIGNED)
