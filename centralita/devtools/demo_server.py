@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from centralita.channels.transport import ConsoleTransport
+from centralita.core.jobs import ThreadJobs
 from centralita.core.runtime import Runtime
 from centralita.core.settings import Settings
 from centralita.core.sweep import sweep
@@ -30,7 +31,8 @@ class DemoServer:
 
         # The console transport even with Twilio credentials in the environment: the demo's
         # customers are made up, and a message to one of them must never reach a real phone.
-        self.runtime = Runtime.build(settings, transport=ConsoleTransport())
+        # Jobs in this process even with REDIS_URL set: there is no worker in the demo.
+        self.runtime = Runtime.build(settings, jobs=ThreadJobs(), transport=ConsoleTransport())
         self.app = create_app(runtime=self.runtime)
         # OSError (address in use) surfaces here, before anything is printed as ready.
         self.server: BaseWSGIServer = make_server(host, port, self.app, threaded=True)

@@ -114,8 +114,11 @@ def test_the_printed_people_sign_in(demo_url: str) -> None:
     assert response.status_code == 302, response.text
 
 
-def test_the_demo_never_sends_even_with_twilio_credentials(sqlite_url: str, tmp_path: Path) -> None:
+def test_the_demo_runs_everything_itself_never_sending(
+    sqlite_url: str, tmp_path: Path, redis_url: str
+) -> None:
     from centralita.channels.transport import ConsoleTransport
+    from centralita.core.jobs import ThreadJobs
 
     upgrade(sqlite_url)
     settings = Settings.from_env(
@@ -124,12 +127,14 @@ def test_the_demo_never_sends_even_with_twilio_credentials(sqlite_url: str, tmp_
             "FLOWS_DIR": str(FLOWS),
             "TWILIO_ACCOUNT_SID": "AC" + "3" * 32,
             "TWILIO_AUTH_TOKEN": "real-looking-token",
+            "REDIS_URL": redis_url,
         },
         demo=True,
     )
     server = DemoServer(settings, "127.0.0.1", 0)
     try:
         assert isinstance(server.runtime.transport, ConsoleTransport)
+        assert isinstance(server.runtime.jobs, ThreadJobs)  # no worker in the demo
     finally:
         server.server.server_close()
         server.runtime.engine.dispose()
