@@ -26,12 +26,12 @@ from centralita.channels.twilio_client import compute_signature
 from centralita.core import runtime as runtimes
 from centralita.core.db import make_engine
 from centralita.core.jobs import InlineJobs
-from centralita.core.models import Base, Campaign, Customer, SenderNumber
+from centralita.core.models import Base, Campaign, Customer, SenderNumber, utcnow
 from centralita.core.runtime import Runtime
 from centralita.core.settings import Settings
 from centralita.devtools.server import BackgroundServer
 from centralita.devtools.twilio_inbound import inbound_params
-from centralita.routing.users import create_user
+from centralita.routing.users import create_token, create_user
 from centralita.web import create_app
 from tests.conftest import unavailable
 from tests.inbox.conftest import quick_password_hashes
@@ -80,6 +80,7 @@ def _free_port() -> int:
 class Site:
     base_url: str
     rt: Runtime
+    supervisor_token: str  # sara@x.co, supervisor of castigada
 
     def customer_writes(self, from_: str, body: str, profile_name: str = "Carla") -> None:
         """A Twilio-signed inbound webhook, as Twilio would post it."""
@@ -136,10 +137,22 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
         create_user(
             session, "beto@x.co", name="Beto", role="agent", password=PASSWORD, campaigns=[other]
         )
+        create_user(
+            session, "alba@x.co", name="Alba", role="agent", password=PASSWORD, campaigns=[campaign]
+        )
+        sara = create_user(
+            session,
+            "sara@x.co",
+            name="Sara",
+            role="supervisor",
+            password=PASSWORD,
+            campaigns=[campaign],
+        )
+        supervisor_token = create_token(session, sara, utcnow())
     app = create_app(runtime=runtime)
     server = BackgroundServer(app, port=port)
     try:
-        yield Site(server.base_url, runtime)
+        yield Site(server.base_url, runtime, supervisor_token)
     finally:
         server.stop()
         runtimes.install(None)

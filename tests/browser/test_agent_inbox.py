@@ -7,10 +7,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import requests
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from centralita.core.models import Author, Chat, ChatStatus, Message
+from centralita.core.models import Author, Chat, ChatStatus, Message, Presence, User, utcnow
 from tests.browser.conftest import PASSWORD, Shots, Site
 
 CUSTOMER = "whatsapp:+573001112233"
@@ -119,3 +120,31 @@ def test_the_interface_switches_to_english(site: Site, new_page: Any, shots: Sho
     expect(page.locator("#mychats")).to_contain_text("My chats")
     expect(page.locator("#chatlist")).to_contain_text("You have no open chats")
     shots.take(page, "english")
+
+
+def test_a_chat_reassigned_away_leaves_the_page_live(
+    site: Site, new_page: Any, shots: Shots
+) -> None:
+    page = new_page()
+    _sign_in(page, site, "ana@x.co")
+    page.locator("#presence").select_option("online")
+    expect(page.locator("#live-status")).to_have_text("En vivo")
+    site.customer_writes(CUSTOMER, "hola")  # Alba is offline: the chat goes to Ana
+    site.customer_writes(CUSTOMER, "1012345678")
+    page.locator("#chatlist li[data-chat-id] a").click()
+    expect(page.locator("#reply-text")).to_be_visible()
+    with site.rt.sessions.begin() as session:  # Alba comes online; Sara moves the chat to her
+        alba = session.scalars(select(User).where(User.email == "alba@x.co")).one()
+        alba.presence, alba.last_seen_at = Presence.ONLINE, utcnow()
+        chat_id = session.scalars(select(Chat.id)).one()
+    moved = requests.post(
+        f"{site.base_url}/api/v1/chats/{chat_id}/reassign",
+        json={"agent": "alba@x.co", "reason": "Ana sale a almorzar"},
+        headers={"Authorization": f"Bearer {site.supervisor_token}"},
+        timeout=10,
+    )
+    assert moved.status_code == 200, moved.text
+    expect(page.locator("#chatlist li[data-chat-id]")).to_have_count(0)
+    expect(page.locator("#reply-form")).to_be_hidden()
+    expect(page.locator("#read-only")).to_have_text("Este chat ya no está asignado a ti.")
+    shots.take(page, "reassigned-away")

@@ -23,9 +23,27 @@
       });
   }
 
+  var baseTitle = document.title;
   function refreshList() {
     var url = root.dataset.listUrl + (chatId ? "?current=" + chatId : "");
-    return get(url).then(function (html) { listBox.innerHTML = html; }).catch(function () {});
+    return get(url).then(function (html) {
+      listBox.innerHTML = html;
+      // Unread messages in the tab's title, for an agent working in another tab.
+      var unread = 0;
+      listBox.querySelectorAll(".badge:not(.alert)").forEach(function (badge) {
+        unread += parseInt(badge.textContent, 10) || 0;
+      });
+      document.title = (unread ? "(" + unread + ") " : "") + baseTitle;
+    }).catch(function () {});
+  }
+
+  function lostChat() {
+    // Reassigned or closed by someone else: this page may no longer show or answer it.
+    if (form) { form.hidden = true; }
+    document.getElementById("reply-hint").hidden = true;
+    var note = document.getElementById("read-only");
+    note.textContent = root.dataset.lost;
+    note.hidden = false;
   }
 
   function scrollDown() { if (box) { box.scrollTop = box.scrollHeight; } }
@@ -44,7 +62,9 @@
       var closer = document.getElementById("close-open");
       if (closer && list && list.dataset.status === "closed") { closer.hidden = true; }
       if (nearBottom) { scrollDown(); }
-    }).catch(function () {});
+    }).catch(function (error) {
+      if (error.message === "404") { lostChat(); }
+    });
   }
 
   // Several events in a burst (a message and its bot replies) make one refresh.
