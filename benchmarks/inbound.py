@@ -16,8 +16,10 @@ replies to the outbox. Two measurements per server:
   latency counts from the scheduled send time, so a slow server cannot hide its queue.
 
 The same two run against a bare Flask handler (benchmarks/bare_app.py) served by gunicorn
-with the same workers and database, which stores one row per request and nothing else; the
-ratio Centralita/bare is what carries from one machine to another.
+with the same workers, options, engine and database, which stores one row per request and
+nothing else; the ratio Centralita/bare is what carries from one machine to another. Both
+servers run at once and are measured in alternating rounds, so a neighbour's load that comes
+and goes weighs on both alike.
 
     python -m benchmarks.inbound [--databases sqlite,postgresql] [--workers 2,4] [--quick]
 
@@ -503,47 +505,95 @@ class Run:
     facts: str = ""
 
 
-def measure_server(
-    app: str,
+APPS = ("centralita", "bare")
+
+
+def merge(measures: list[Measure]) -> Measure:
+    """Rounds of one server as one measurement."""
+    seconds = sum(m.seconds for m in measures)
+    return Measure(
+        latencies_ms=[x for m in measures for x in m.latencies_ms],
+        failures=[x for m in measures for x in m.failures],
+        seconds=seconds,
+        exhausted=any(m.exhausted for m in measures),
+        server_cpu=sum(m.server_cpu for m in measures),
+        machine_busy=sum(m.machine_busy * m.seconds for m in measures) / seconds if seconds else 0,
+    )
+
+
+def measure_pair(
     workers: int,
     env: dict[str, str],
     folder: Path,
     population: Population,
     args: argparse.Namespace,
-) -> Run:
+) -> dict[str, Run]:
+    """Centralita and the bare handler, both served at once and measured in alternating
+    rounds (Centralita then bare, then bare then Centralita...): whatever else the machine
+    runs weighs on both alike, where two servers measured one after the other could meet a
+    busy minute and a quiet one, and the ratio would measure the neighbours."""
     # Before anything of ours runs: is someone else using the CPU? Wait a little for them.
     idle = 1 - machine_busy(1.0)
     deadline = time.monotonic() + args.wait_idle
     while idle < MIN_IDLE and time.monotonic() < deadline:
         idle = 1 - machine_busy(2.0)
-    server = start_server(app, workers, env, folder)
+    rounds = args.rounds
+    clients = args.clients or 2 * workers
+    per_round = int(args.rate * args.open_seconds / rounds)
+    servers: dict[str, Server] = {}
+    closed: dict[str, list[Measure]] = {app: [] for app in APPS}
+    opened: dict[str, list[Measure]] = {app: [] for app in APPS}
+    warm_up: dict[str, Measure] = {}
     try:
-        clients = args.clients or 2 * workers
+        for app in APPS:
+            servers[app] = start_server(app, workers, env, folder)
         # Everything signed before the clock starts: the load generator shares the 2 cores.
-        port = server.port
-        warm = conversations(population, port, clients * 12)
-        pool = conversations(population, port, int(args.seconds * args.max_rate))
-        count = int(args.rate * args.open_seconds)
-        schedule = interleave(conversations(population, port, count * 2), int(args.rate), count)
-        warm_up = asyncio.run(closed_loop(port, warm, clients, args.warmup))
-        closed = accounted(server, closed_loop(port, pool, clients, args.seconds))
-        opened = accounted(server, open_loop(port, schedule, args.rate))
+        warm, pools, schedules = {}, {}, {}
+        for app, server in servers.items():
+            port = server.port
+            warm[app] = conversations(population, port, clients * 12)
+            pools[app] = [
+                conversations(population, port, int(args.seconds / rounds * args.max_rate))
+                for _ in range(rounds)
+            ]
+            # One schedule cut into rounds: each customer goes on writing once a second.
+            count = per_round * rounds
+            schedule = interleave(conversations(population, port, count * 2), int(args.rate), count)
+            schedules[app] = [schedule[i * per_round : (i + 1) * per_round] for i in range(rounds)]
+        for app, server in servers.items():
+            warm_up[app] = asyncio.run(closed_loop(server.port, warm[app], clients, args.warmup))
+        for i in range(rounds):
+            order = APPS if i % 2 == 0 else APPS[::-1]
+            for app in order:
+                server = servers[app]
+                load = closed_loop(server.port, pools[app][i], clients, args.seconds / rounds)
+                closed[app].append(accounted(server, load))
+            for app in order:
+                server = servers[app]
+                opened[app].append(
+                    accounted(server, open_loop(server.port, schedules[app][i], args.rate))
+                )
     finally:
-        stop_server(server)
-    sent = warm_up.requests + closed.requests + opened.requests
-    problems = [f"{len(m.failures)} failed, e.g. {m.failures[0]}" for m in (warm_up, closed, opened)
-                if m.failures]  # fmt: skip
-    if closed.exhausted:
-        problems.append("the closed loop ran out of prepared requests: raise --max-rate")
-    warnings = []
-    if idle < MIN_IDLE:
-        warnings.append(
-            f"the machine was only {idle:.0%} idle before this server started: "
-            "another program was using the CPU, these figures are low"
-        )
-    run = Run(closed, opened, sent, problems, warnings)
-    verify(app, env, run)
-    return run
+        for server in servers.values():
+            stop_server(server)
+    runs: dict[str, Run] = {}
+    for app in APPS:
+        measures = [warm_up[app], *closed[app], *opened[app]]
+        sent = sum(m.requests for m in measures)
+        problems = [f"{len(m.failures)} failed, e.g. {m.failures[0]}" for m in measures
+                    if m.failures]  # fmt: skip
+        if any(m.exhausted for m in closed[app]):
+            problems.append("the closed loop ran out of prepared requests: raise --max-rate")
+        warnings = []
+        if idle < MIN_IDLE:
+            warnings.append(
+                f"the machine was only {idle:.0%} idle before these servers started: "
+                "another program was using the CPU, these figures are low"
+            )
+        run = Run(merge(closed[app]), merge(opened[app]), sent, problems, warnings)
+        verify(app, env, run)
+        runs[app] = run
+    return runs
 
 
 def verify(app: str, env: dict[str, str], run: Run) -> None:
@@ -717,7 +767,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-rate", type=float, default=2000.0, help="closed-loop requests prepared per second"
     )
-    parser.add_argument("--quick", action="store_true", help="short runs: 3 s, 4 s, 1 s warm-up")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="alternating rounds the runs are cut into"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="short runs: 3 s, 4 s, 1 s warm-up, 2 rounds"
+    )
     parser.add_argument(
         "--wait-idle",
         type=float,
@@ -737,7 +792,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.quick:
-        args.seconds, args.open_seconds, args.warmup = 3.0, 4.0, 1.0
+        args.seconds, args.open_seconds, args.warmup, args.rounds = 3.0, 4.0, 1.0, 2
     databases = [d.strip() for d in args.databases.split(",") if d.strip()]
     worker_counts = [int(w) for w in args.workers.split(",") if w.strip()]
     if set(databases) - {"sqlite", "postgresql"}:
@@ -780,11 +835,9 @@ def main(argv: list[str] | None = None) -> int:
                             ),
                         }
                         population = Population(prepare(url, args.customers, env), promise)
-                        runs: dict[str, Run] = {}
-                        for app in ("centralita", "bare"):
-                            redis.flushdb()
-                            run = measure_server(app, workers, env, folder, population, args)
-                            runs[app] = run
+                        redis.flushdb()
+                        runs = measure_pair(workers, env, folder, population, args)
+                        for app, run in runs.items():
                             print(describe(f"{database}, {workers} workers, {app}", run, args.rate))
                         rows.append(Row(database, workers, runs["centralita"], runs["bare"]))
     except KeyboardInterrupt:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, exists, select
+from sqlalchemy import Connection, bindparam, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,7 @@ from centralita.core.models import (
     Campaign,
     Chat,
     ChatStatus,
+    Contact,
     Customer,
     Message,
     MessageStatus,
@@ -51,16 +52,29 @@ log = logging.getLogger(__name__)
 # chat; the loser's transaction fails on the unique index and is simply run again.
 ATTEMPTS = 3
 
-# Messages of the chat held back because the sender number was paused (senders.py).
-_HOLDS_PAUSED = (
-    exists()
-    .where(
-        Message.chat_id == Chat.id,
-        Message.status == MessageStatus.PENDING,
-        Message.hold_reason == "sender_paused",
+# The contact's open chat with our number, locked, in one statement (built once): with the
+# contact's stored name, and whether the chat has messages held back because the number was
+# paused (senders.py; rare, so an EXISTS here instead of a query for them on every message).
+_OPEN_CHAT = (
+    select(
+        Chat,
+        Contact.profile_name,
+        exists()
+        .where(
+            Message.chat_id == Chat.id,
+            Message.status == MessageStatus.PENDING,
+            Message.hold_reason == "sender_paused",
+        )
+        .correlate(Chat)
+        .label("holds_paused"),
     )
-    .correlate(Chat)
-    .label("holds_paused")
+    .join(Contact, Contact.id == Chat.contact_id)
+    .where(
+        Contact.address == bindparam("address"),
+        Chat.number == bindparam("number"),
+        Chat.status != ChatStatus.CLOSED,
+    )
+    .with_for_update(of=Chat)
 )
 
 
@@ -80,6 +94,7 @@ def receive_message(rt: Runtime, inbound: InboundMessage, now: datetime | None =
         try:
             with rt.sessions.begin() as session:
                 result = _receive(session, rt, inbound, now)
+            sql.remember_versions(session)  # committed
             break
         except _Duplicate:
             return Received("duplicate")  # rolled back: a chat it opened is undone too
@@ -121,20 +136,13 @@ def _receive(session: Session, rt: Runtime, inbound: InboundMessage, now: dateti
         )
         return Received("rejected")
 
-    contact_id = sql.contact_id(conn, inbound)
-    # The open chat, locked, and whether it has messages held for a paused sender (rare: one
-    # EXISTS here instead of a query for them on every message).
-    found = session.execute(
-        select(Chat, _HOLDS_PAUSED)
-        .where(
-            Chat.contact_id == contact_id,
-            Chat.number == inbound.to,
-            Chat.status != ChatStatus.CLOSED,
-        )
-        .with_for_update()
-    ).first()
-    chat, holds_paused = (found[0], bool(found[1])) if found is not None else (None, False)
-    if chat is None:
+    found = session.execute(_OPEN_CHAT, {"address": inbound.from_, "number": inbound.to}).first()
+    if found is not None:
+        chat, profile_name, holds_paused = found
+        contact_id = chat.contact_id
+        sql.keep_name_fresh(conn, contact_id, profile_name, inbound)
+    else:  # the contact's first message to this number, or the first since the last close
+        contact_id, holds_paused = sql.contact_id(conn, inbound), False
         chat = Chat(contact_id=contact_id, number=inbound.to, status=ChatStatus.BOT, opened_at=now)
         session.add(chat)
         session.flush()
@@ -215,7 +223,7 @@ def _advance_bot(
             )
             _queue(chat, None, now)
             return
-        record_version(session, flow)
+        sql.record_version_once(session, flow)
         chat.flow_id, chat.flow_hash = flow.id, flow.version
         turn = bot.start(flow_id, who, now, message=said, campaigns=campaigns)
     else:
@@ -248,14 +256,19 @@ def apply_turn(
                 session.flush()  # the closing message first: it came first
             rows.append(sql.reply_row(chat.id, effect.text, now, effect.media))
         elif isinstance(effect, fx.SelectCustomer):
-            campaign = session.scalar(select(Campaign).where(Campaign.slug == effect.campaign))
-            if campaign is not None:
-                chat.campaign_id = campaign.id
-                chat.customer_id = session.scalar(
-                    select(Customer.id).where(
-                        Customer.campaign_id == campaign.id, Customer.document == effect.document
-                    )
+            # The campaign (loaded: the lifecycle reads its times) and the customer, at once;
+            # no autoflush: the chat's changes go in one UPDATE at the end.
+            found = session.execute(
+                select(Campaign, Customer.id)
+                .outerjoin(
+                    Customer,
+                    (Customer.campaign_id == Campaign.id) & (Customer.document == effect.document),
                 )
+                .where(Campaign.slug == effect.campaign)
+                .execution_options(autoflush=False)
+            ).first()
+            if found is not None:
+                chat.campaign_id, chat.customer_id = found[0].id, found[1]
         elif isinstance(effect, fx.Handoff):
             _queue(chat, _campaign_id(session, effect.campaign) if effect.campaign else None, now)
             chat.priority = effect.priority
@@ -307,7 +320,9 @@ def apply_turn(
 
 
 def _campaign_id(session: Session, slug: str) -> int | None:
-    return session.scalar(select(Campaign.id).where(Campaign.slug == slug))
+    return session.scalar(
+        select(Campaign.id).where(Campaign.slug == slug).execution_options(autoflush=False)
+    )
 
 
 def _queue(chat: Chat, campaign_id: int | None, now: datetime) -> None:

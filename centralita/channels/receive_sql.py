@@ -9,13 +9,17 @@ stays an ORM entity, since the router and the lifecycle act on it.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Insert, Table, bindparam, insert, select, text, update
+from sqlalchemy import Connection, Engine, Insert, Table, bindparam, insert, select, text, update
+from sqlalchemy.orm import Session
 
+from centralita.bot.model import Flow
 from centralita.channels.inbound import InboundMessage
+from centralita.core.flowstore import record_version
 from centralita.core.models import (
     Author,
     Channel,
@@ -84,10 +88,16 @@ def contact_id(conn: Connection, inbound: InboundMessage) -> int:
         ).scalar_one()
         return new_id
     existing_id, profile_name = found
-    if inbound.profile_name and profile_name != inbound.profile_name:
-        # People rename themselves on WhatsApp.
-        conn.execute(_RENAME, {"contact_id": existing_id, "profile_name": inbound.profile_name})
+    keep_name_fresh(conn, existing_id, profile_name, inbound)
     return int(existing_id)
+
+
+def keep_name_fresh(
+    conn: Connection, contact_id: int, stored: str | None, inbound: InboundMessage
+) -> None:
+    """People rename themselves on WhatsApp: the contact takes the name the message carries."""
+    if inbound.profile_name and stored != inbound.profile_name:
+        conn.execute(_RENAME, {"contact_id": contact_id, "profile_name": inbound.profile_name})
 
 
 def insert_inbound(
@@ -131,3 +141,32 @@ def insert_replies(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int
     if not rows:
         return []
     return [int(i) for i in conn.execute(_REPLIES, list(rows)).scalars()]
+
+
+# Flow versions this process saw committed in `flow_versions`, per database. Those rows are
+# never deleted, so a chat starting on a version seen before needs no look-up for it.
+_stored_versions: weakref.WeakKeyDictionary[Engine, set[tuple[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+_SEEN = "centralita_flow_versions"  # Session.info key: versions to remember after the commit
+
+
+def _engine(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind.engine if isinstance(bind, Connection) else bind
+
+
+def record_version_once(session: Session, flow: Flow) -> None:
+    """`record_version`, skipped for a version this process saw committed before."""
+    key = (flow.id, flow.version)
+    if key in _stored_versions.get(_engine(session), ()):
+        return
+    record_version(session, flow)
+    session.info.setdefault(_SEEN, []).append(key)
+
+
+def remember_versions(session: Session) -> None:
+    """After the session's commit: the versions it stored or found are there for good."""
+    seen = session.info.pop(_SEEN, None)
+    if seen:
+        _stored_versions.setdefault(_engine(session), set()).update(seen)
