@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, request, send_file
 from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
@@ -19,6 +19,7 @@ from centralita.core.models import (
     utcnow,
 )
 from centralita.lifecycle.close import ClosedBy, after_close, close_chat
+from centralita.lifecycle.transcript import transcript_file
 from centralita.routing.queue import drain_queue
 from centralita.routing.reassign import reassign_chat
 from centralita.routing.reply import agent_reply
@@ -150,6 +151,12 @@ def assignments(chat_id: int) -> dict[str, Any]:
 
 @auth.authenticated()
 def transcript(chat_id: int) -> Any:
-    _chat(chat_id)
-    # Transcripts are made when a chat closes (the lifecycle issue); none exists yet.
-    raise ApiError(404, f"the transcript of chat {chat_id} has not been made yet")
+    chat = _chat(chat_id)
+    path = transcript_file(services().settings.storage_dir, chat.transcript_path)
+    if path is None:
+        if chat.status != ChatStatus.CLOSED:
+            raise ApiError(404, f"chat {chat_id} is open: its transcript is made when it closes")
+        raise ApiError(
+            404, f"the transcript of chat {chat_id} has not been made yet; try again in a minute"
+        )
+    return send_file(path, mimetype="application/pdf", download_name=f"chat-{chat_id}.pdf")
