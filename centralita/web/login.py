@@ -23,7 +23,18 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import LoginManager
 from flask_login import current_user as _current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -195,16 +206,14 @@ def safe_next(target: str | None) -> str | None:
 
 
 def home_url(role: Role) -> str:
-    app_views = services_app_views()
+    views = app_views()
     for endpoint in HOME[role]:
-        if endpoint in app_views:
+        if endpoint in views:
             return url_for(endpoint)
     return url_for("auth.login")
 
 
-def services_app_views() -> set[str]:
-    from flask import current_app
-
+def app_views() -> set[str]:
     return set(current_app.view_functions)
 
 
@@ -212,7 +221,7 @@ def _navigation() -> list[tuple[str, str]]:
     if not _current_user.is_authenticated:
         return []
     role = user().role
-    views = services_app_views()
+    views = app_views()
     return [
         (url_for(endpoint), _(label))
         for endpoint, label, roles in NAVIGATION
@@ -261,6 +270,6 @@ def install(app: Flask) -> None:
         current_language=current_language,
         LANGUAGES=LANGUAGES,
         navigation=_navigation,
-        has_view=lambda endpoint: endpoint in services_app_views(),
+        has_view=lambda endpoint: endpoint in app_views(),
         ROLE_LABELS=ROLE_LABELS,
     )

@@ -27,7 +27,14 @@
   function refreshList() {
     var url = root.dataset.listUrl + (chatId ? "?current=" + chatId : "");
     return get(url).then(function (html) {
+      // Someone moving through the list by keyboard keeps their place when it is redrawn.
+      var focused = document.activeElement && listBox.contains(document.activeElement)
+        ? document.activeElement.closest("li[data-chat-id]") : null;
       listBox.innerHTML = html;
+      if (focused) {
+        var again = listBox.querySelector('li[data-chat-id="' + focused.dataset.chatId + '"] a');
+        if (again) { again.focus(); }
+      }
       // Unread messages in the tab's title, for an agent working in another tab.
       var unread = 0;
       listBox.querySelectorAll(".badge:not(.alert)").forEach(function (badge) {
