@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint typecheck check flows bench bench-import bench-sweep clean
+.PHONY: demo test lint typecheck check flows bench bench-import bench-sweep bench-live clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,9 @@ bench-import: $(TEST_STAMP)
 
 bench-sweep: $(TEST_STAMP)
 	$(BIN)/python -m benchmarks.sweep
+
+bench-live: $(TEST_STAMP)
+	$(BIN)/python -m benchmarks.live_events --redis $${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
