@@ -338,7 +338,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def fresh_database(kind: str, folder: Path, admin_url: str) -> Iterator[str]:
+def fresh_database(
+    kind: str, folder: Path, admin_url: str, name: str = BENCH_DATABASE
+) -> Iterator[str]:
     """An empty database's URL; the PostgreSQL one is dropped on the way out, whatever happens."""
     if kind == "sqlite":
         path = folder / "centralita-bench.db"
@@ -349,13 +351,13 @@ def fresh_database(kind: str, folder: Path, admin_url: str) -> Iterator[str]:
     admin = make_url(admin_url)
     conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
     try:
-        yield admin.set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+        yield admin.set(database=name).render_as_string(hide_password=False)
     finally:
         with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def prepare(url: str, customers: int, env: dict[str, str]) -> list[str]:
