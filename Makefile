@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint typecheck check flows bench bench-import bench-sweep bench-live clean
+.PHONY: demo test lint typecheck check flows bench bench-import bench-sweep bench-live bench-pdf clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,9 @@ bench-router: $(TEST_STAMP)
 
 bench-import: $(TEST_STAMP)
 	$(BIN)/python -m benchmarks.import
+
+bench-pdf: $(TEST_STAMP)
+	$(BIN)/python -m benchmarks.pdf
 
 bench-sweep: $(TEST_STAMP)
 	$(BIN)/python -m benchmarks.sweep

@@ -41,24 +41,36 @@ class _NoFetching(URLFetcher):  # type: ignore[misc]
 @dataclass(frozen=True, slots=True)
 class _Shared:
     fonts: FontConfiguration
-    css: CSS
     template: Template
     fetcher: _NoFetching
 
 
 @cache
 def _shared() -> _Shared:
-    fonts = FontConfiguration()
-    css_text = files("centralita.lifecycle").joinpath("templates/transcript.css").read_text()
-    fetcher = _NoFetching()
-    css = CSS(string=css_text, font_config=fonts, url_fetcher=fetcher)
     env = Environment(
         loader=PackageLoader("centralita.lifecycle", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
-        trim_blocks=False,
     )
-    return _Shared(fonts, css, env.get_template("transcript.html"), fetcher)
+    return _Shared(FontConfiguration(), env.get_template("transcript.html"), _NoFetching())
+
+
+def _css_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+@cache
+def stylesheet(language: str) -> CSS:
+    """The parsed stylesheet for `language`: parsing CSS costs as much as laying out a page,
+    so it happens once per process and language."""
+    words = labels(language)
+    css = files("centralita.lifecycle").joinpath("templates/transcript.css").read_text()
+    pages = (
+        f"@page {{ @bottom-right {{ content: {_css_string(words['page'] + ' ')} counter(page) "
+        f"{_css_string(' ' + words['of'] + ' ')} counter(pages); }} }}"
+    )
+    shared = _shared()
+    return CSS(string=css + pages, font_config=shared.fonts, url_fetcher=shared.fetcher)
 
 
 def zone(name: str) -> tzinfo:
@@ -120,7 +132,7 @@ def render_transcript_pdf(
     shared = _shared()
     with _LOCK:
         document = HTML(string=html, url_fetcher=shared.fetcher).render(
-            stylesheets=[shared.css], font_config=shared.fonts
+            stylesheets=[stylesheet(language)], font_config=shared.fonts
         )
         pdf: bytes = document.write_pdf()
     return pdf
@@ -188,10 +200,7 @@ def _message(message: TranscriptMessage, words: dict[str, str], time: str) -> di
     ]
     return {
         "css": message.author.value + (" failed" if bad else ""),
-        "time": time,
-        "author": author,
-        "status": status,
-        "bad": bad,
+        "meta": f"{time} · {author} · {status}",
         "text": message.text,
         "media": media,
     }
