@@ -39,12 +39,56 @@ TARGET_P50_MS = 400.0
 TARGET_GROWTH_MB = 10.0
 OPENED = datetime(2026, 11, 21, 13, 0, tzinfo=UTC)
 AGENTS = ("Ana Gómez (ana@example.co)", "Beto Ruiz (beto@example.co)")
-SENTENCES = (
-    "Buenos días, quisiera saber cuánto debo.",
-    "Su saldo pendiente es de $1.250.000 con fecha de corte del 30 de noviembre.",
-    "¿Puedo pagar en dos cuotas? La primera el viernes y la segunda el mes que viene.",
-    "Le confirmo el acuerdo: dos cuotas de $625.000, la primera el 27/11/2026.",
-    "Gracias, ya hice la transferencia, le envío el comprobante.",
+MENU = (
+    "¡Hola! Soy el asistente virtual de Cartera Castigada. Elija una opción:\n"
+    "1. Consultar mi saldo\n2. Hacer un acuerdo de pago\n3. Ya pagué\n"
+    "4. Hablar con un asesor\nEscriba el número de la opción."
+)
+BALANCE = (
+    "Juana, su saldo pendiente es de $1.250.000 con fecha de corte del 30/11/2026.\n"
+    "Puede pagar en línea en https://pagos.example.co/c/1012345678 o en cualquier "
+    "corresponsal bancario con la referencia 88120045."
+)
+TERMS = (
+    "Le cuento las opciones: puede pagar el total con un descuento del 20 % hasta el 30 de "
+    "noviembre, o hacer un acuerdo en dos o tres cuotas mensuales sin intereses. Si elige las "
+    "cuotas, la primera debe pagarse dentro de los próximos cinco días hábiles y las demás el "
+    "mismo día de los meses siguientes. Cualquier pago queda reflejado en 24 horas."
+)
+COMPLAINT = (
+    "Buenas tardes. Yo ya había hablado con ustedes el mes pasado y me dijeron que el saldo "
+    "era otro, no entiendo por qué ahora me aparece más.\n\nAdemás me llamaron tres veces el "
+    "sábado a las siete de la mañana, y eso no me parece. Quiero pagar, pero necesito que me "
+    "expliquen bien el valor y que me envíen el estado de cuenta por escrito.\n\nQuedo atenta."
+)
+# One scripted exchange of a collections chat (bot menu, identification, hand-off, an agent
+# negotiating), repeated to the wanted length: lengths from one character to a few
+# paragraphs, about 90 characters on average, as in real chats.
+SCRIPT: tuple[tuple[Author, str], ...] = (
+    (Author.CUSTOMER, "Hola"),
+    (Author.BOT, MENU),
+    (Author.CUSTOMER, "1"),
+    (Author.BOT, "Por favor escriba su número de documento, sin puntos ni espacios."),
+    (Author.CUSTOMER, "1012345678"),
+    (Author.BOT, BALANCE),
+    (Author.CUSTOMER, "Quiero hablar con un asesor por favor"),
+    (Author.BOT, "Le comunico con un asesor. Tiempo estimado de espera: 3 minutos."),
+    (Author.AGENT, "Buenos días Juana, le saluda su asesora. ¿En qué le puedo ayudar?"),
+    (Author.CUSTOMER, COMPLAINT),
+    (Author.AGENT, TERMS),
+    (Author.CUSTOMER, "¿Y si pago la primera cuota el viernes?"),
+    (
+        Author.AGENT,
+        "Sí, claro. Le dejo registrado el acuerdo: primera cuota de $416.667 el "
+        "viernes 27/11/2026 y las otras dos el 27 de diciembre y el 27 de enero.",
+    ),
+    (Author.CUSTOMER, "Listo, de acuerdo"),
+    (Author.AGENT, "Le envío el estado de cuenta y el acuerdo en PDF."),
+    (Author.CUSTOMER, "Ya pagué, le envío el comprobante"),
+    (Author.AGENT, "Recibido, gracias. Lo validamos en 24 horas."),
+    (Author.CUSTOMER, "Muchas gracias, muy amable 🙏"),
+    (Author.AGENT, "Con gusto. ¿Hay algo más en lo que le pueda ayudar hoy?"),
+    (Author.CUSTOMER, "No, eso es todo"),
 )
 STATUSES = (
     MessageStatus.READ,
@@ -57,27 +101,27 @@ STATUSES = (
 
 def sample(messages: int) -> TranscriptData:
     rows = []
-    authors = (Author.CUSTOMER, Author.BOT, Author.CUSTOMER, Author.AGENT, Author.AGENT)
     for i in range(messages):
-        author = Author.SYSTEM if i == messages - 1 else authors[i % len(authors)]
-        text = " ".join(SENTENCES[(i + k) % len(SENTENCES)] for k in range(1 + i % 4))
-        if i % 23 == 0:
-            text = "\n\n".join([text] * 4)  # a long message over several paragraphs
-        status = STATUSES[i % len(STATUSES)]
+        author, text = SCRIPT[i % len(SCRIPT)]
+        if i == messages - 1:
+            author, text = Author.SYSTEM, "Gracias por comunicarse con nosotros."
+        status = (
+            STATUSES[i % len(STATUSES)] if author != Author.CUSTOMER else MessageStatus.RECEIVED
+        )
+        media: tuple[MediaNote, ...] = ()
+        if text.startswith(("Le envío", "Ya pagué")):
+            kind = "application/pdf" if author == Author.AGENT else "image/jpeg"
+            media = (MediaNote(kind, f"https://api.twilio.com/Media/ME{i:030d}"),)
         rows.append(
             TranscriptMessage(
                 at=OPENED + timedelta(minutes=7 * i),
                 author=author,
                 direction=Direction.IN if author == Author.CUSTOMER else Direction.OUT,
                 text=text,
-                status=MessageStatus.RECEIVED if author == Author.CUSTOMER else status,
+                status=status,
                 error_code="63016" if status == MessageStatus.FAILED else None,
                 agent=AGENTS[i // 100] if author == Author.AGENT else None,
-                media=(
-                    (MediaNote("image/jpeg", f"https://api.twilio.com/Media/ME{i:030d}"),)
-                    if i % 37 == 0
-                    else ()
-                ),
+                media=media,
             )
         )
     return TranscriptData(
@@ -131,8 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()  # start-up objects out of the collector's way, as in a long-running worker
     pages = len(PdfReader(io.BytesIO(pdf)).pages)
+    chars = statistics.mean(len(m.text) for m in data.messages)
     print(
-        f"pdf transcript: {args.messages} messages, {pages} A4 pages, {len(pdf):,} bytes; "
+        f"pdf transcript: {args.messages} messages ({chars:.0f} characters on average), "
+        f"{pages} A4 pages, {len(pdf):,} bytes; "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"load average {os.getloadavg()[0]:.1f}"
     )

@@ -104,3 +104,20 @@ def test_a_lost_file_or_a_path_outside_storage_is_not_served(
 def test_a_token_is_required(closed_chat: ClosedChat, client: FlaskClient) -> None:
     response = client.get(f"/api/v1/chats/{closed_chat.chat_id}/transcript.pdf")
     assert response.status_code == 401
+
+
+def test_closing_through_the_api_makes_the_pdf_it_then_serves(
+    rt: Runtime, closed_chat: ClosedChat, client: FlaskClient
+) -> None:
+    # Jobs run inline in tests: the close's transcript job renders before the response.
+    headers = {"Authorization": f"Bearer {closed_chat.tokens['ana']}"}
+    url = f"/api/v1/chats/{closed_chat.open_chat_id}"
+    closed = client.post(f"{url}/close", json={"reason": "Cliente satisfecho"}, headers=headers)
+    assert closed.status_code == 200, closed.get_json()
+
+    response = client.get(f"{url}/transcript.pdf", headers=headers)
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    text = pdf_text(response.data)
+    assert f"Chat #{closed_chat.open_chat_id}" in text
+    assert "Motivo del cierre Cliente satisfecho" in text
+    assert "Cerrado por agente: Ana (ana@x.co)" in text
