@@ -46,7 +46,8 @@ _RENAME = (
 # same text on both databases (SQLite >= 3.35). Written as text with typed parameters because
 # SQLAlchemy does not cache the compiled form of its dialects' `on_conflict_do_nothing()`
 # (it would compile the statement again for every message); the columns' types still convert
-# the values (enums, JSON, UTC datetimes).
+# the values (enums, JSON, UTC datetimes). A column the model gives a default must be listed
+# here (tests/webhooks/test_receive_sql.py checks it).
 _INBOUND_COLUMNS = (
     "chat_id",
     "direction",
