@@ -75,6 +75,9 @@ from centralita.routing.policies import Candidate, as_good_as_best, explain, ran
 from centralita.routing.presence import why_unavailable
 
 CAP_WINDOW = timedelta(minutes=1)  # the campaign's cap counts the router's chats in this window
+# PostgreSQL: rounds of lock-and-guarded-write for one chat. Each failed round learns figures
+# counted after a lock, so a handful suffice even with many routers at once.
+MAX_ROUNDS = 100
 
 
 class Outcome(StrEnum):
@@ -167,10 +170,11 @@ def _attempt_postgres(
         return Outcome.NO_CAMPAIGN, None
     policy = AssignmentPolicy(policy_name)
     candidates = {
-        c.agent_id: c for c in (_pg_candidate(row[3:], cap, now) for row in rows if row[3])
+        c.agent_id: c
+        for c in (_pg_candidate(row[3:], cap, now) for row in rows if row[3] is not None)
     }
     held: int | None = None  # the one agent locked, after the savepoint
-    while True:  # each round writes, or learns every candidate's figures after a lock
+    for _ in range(MAX_ROUNDS):  # each round writes, or learns every figure after a lock
         ranked = rank(candidates.values(), policy)
         if not ranked:
             if held is not None:
@@ -220,6 +224,9 @@ def _attempt_postgres(
         # The agent changed between the ranking and the lock: rank again, everyone counted
         # after it (`held` stays locked while it is still the best).
         candidates = {c.agent_id: c for c in (_pg_candidate(row[1:], cap, now) for row in rows)}
+    # Only a bug could get here (a guard that never matches what it was given): fail loudly
+    # rather than spin holding the chat's lock.
+    raise RuntimeError(f"routing chat {chat_id}: no decision after {MAX_ROUNDS} rounds")
 
 
 def _pg_candidate(row: Sequence[Any], cap: int | None, now: datetime) -> Candidate:

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, update
 
 from centralita.core.db import make_engine, session_factory
 from centralita.core.models import Base, Chat, ChatStatus, User
+from centralita.routing import assign
 from centralita.routing import postgres as pg
 from centralita.routing.assign import Outcome, attempt_assignment
 from tests.routing.conftest import NOW, World
@@ -148,3 +149,22 @@ def test_a_held_agent_still_as_loaded_as_the_best_keeps_the_chat(
     assert world.email(assignment.agent_id) == "ana@example.com"
     assert len(tried) == 1  # one lock: Ana was not traded for an equally loaded agent
     assert world.loads() == {"bea@example.com": 1, "caro@example.com": 1, "ana@example.com": 2}
+
+
+def test_a_guard_that_never_matches_fails_loudly_instead_of_spinning(
+    pg_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = pg_world
+    world.campaign("cobranza")
+    world.agent("ana@example.com", "cobranza")
+    chat_id = world.chat("cobranza")
+    broken = pg.GUARDED_WRITE.replace("WHERE f.active", "WHERE false AND f.active")
+    assert broken != pg.GUARDED_WRITE
+    monkeypatch.setattr(pg, "GUARDED_WRITE", broken)
+    monkeypatch.setattr(assign, "MAX_ROUNDS", 3)
+
+    with pytest.raises(RuntimeError, match="no decision after 3 rounds"):
+        world.assign(chat_id)
+
+    assert world.status(chat_id) == ChatStatus.WAITING_QUEUE
+    assert world.log(chat_id) == []
