@@ -48,8 +48,9 @@ def _once_more_if_disconnected(action: Callable[[], T]) -> T:
 
     The web engine does not ping a connection before each request (server.py): a dropped one
     fails its first statement instead, which invalidates the pool, and a second run gets a
-    fresh connection. Safe to repeat: a message already stored is a duplicate (its MessageSid),
-    and a status callback only moves a status forward.
+    fresh connection. Safe to repeat: a message already stored (the drop came with its commit)
+    is a duplicate the second time, and the sweep enqueues its replies; a status callback only
+    moves a status forward.
     """
     try:
         return action()
