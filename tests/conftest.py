@@ -29,6 +29,9 @@ from centralita.core.settings import Settings, redact_url
 from centralita.web import create_app
 from centralita.web.services import services
 
+# Browser fixtures (Playwright) are defined once for every directory that uses them.
+pytest_plugins = ["tests.browser.playwright_fixtures"]
+
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
 TEST_SECRET_KEY = "test-secret-key"

@@ -7,19 +7,14 @@ are kept, with a last one of the page as it was, under test-artifacts/<test>/.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
 import socket
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Error as PlaywrightError
 
 from centralita.channels.transport import ConsoleTransport
 from centralita.channels.twilio_client import compute_signature
@@ -33,11 +28,8 @@ from centralita.devtools.server import BackgroundServer
 from centralita.devtools.twilio_inbound import inbound_params
 from centralita.routing.users import create_token, create_user
 from centralita.web import create_app
-from tests.conftest import unavailable
 from tests.inbox.conftest import quick_password_hashes
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ACCOUNT_SID = "AC" + "2" * 32
 AUTH_TOKEN = "browser-test-token"
 NUMBER = "whatsapp:+5716009999"
@@ -56,17 +48,6 @@ steps:
   ok: {type: handoff, text: "Te paso con un asesor"}
   nada: {type: end, text: "No te encontré."}
 """
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
-    if report.when == "call":
-        item.stash[_FAILED] = report.failed
-
-
-_FAILED = pytest.StashKey[bool]()
 
 
 def _free_port() -> int:
@@ -157,61 +138,3 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
         server.stop()
         runtimes.install(None)
         runtime.engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        unavailable("chromium", CHROMIUM, "CHROMIUM", "not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        found = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield found
-        found.close()
-
-
-class Shots:
-    """Screenshots of each page the test visits, kept only if the test fails."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.pages: list[Any] = []
-        self.count = 0
-
-    def take(self, page: Any, name: str) -> None:
-        self.count += 1
-        page.screenshot(path=str(self.folder / f"{self.count:02d}-{name}.png"), full_page=True)
-
-
-@pytest.fixture
-def shots(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shots]:
-    folder = tmp_path / "shots"
-    folder.mkdir()
-    found = Shots(folder)
-    yield found
-    if request.node.stash.get(_FAILED, False):
-        target = ARTIFACTS / request.node.name.replace("/", "_")
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(folder, target)
-
-
-@pytest.fixture
-def new_page(request: pytest.FixtureRequest, browser: Any, shots: Shots) -> Iterator[Any]:
-    contexts: list[Any] = []
-
-    def make() -> Any:
-        context = browser.new_context(locale="es-CO", viewport={"width": 1366, "height": 800})
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(5000)
-        shots.pages.append(page)
-        return page
-
-    yield make
-    if request.node.stash.get(_FAILED, False):  # each page as the failure left it
-        for i, page in enumerate(shots.pages):
-            with contextlib.suppress(PlaywrightError):  # a crashed page: keep the others
-                page.screenshot(path=str(shots.folder / f"99-last-{i}.png"), full_page=True)
-    for context in contexts:
-        context.close()

@@ -12,7 +12,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from centralita.core.models import Author, Chat, ChatStatus, Message, Presence, User, utcnow
-from tests.browser.conftest import PASSWORD, Shots, Site
+from tests.browser.conftest import PASSWORD, Site
+from tests.browser.playwright_fixtures import Shots
 
 CUSTOMER = "whatsapp:+573001112233"
 

@@ -33,13 +33,7 @@ from centralita.core.settings import Settings
 from centralita.devtools.server import BackgroundServer
 from centralita.routing.users import create_user
 from centralita.web import create_app
-from tests.browser.conftest import (  # noqa: F401  (fixtures and the report hook, by name)
-    Shots,
-    browser,
-    new_page,
-    pytest_runtest_makereport,
-    shots,
-)
+from tests.browser.playwright_fixtures import Shots
 from tests.simulator.world import NUMBER, add_cartera
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
