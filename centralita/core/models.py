@@ -408,6 +408,19 @@ class MessageEvent(Base):
     message: Mapped[Message] = relationship(back_populates="events")
 
 
+class EarlyStatus(Base):
+    """A status callback that arrived before we stored the message's sid: Twilio can call back
+    (even `delivered`) before the send job has recorded what Twilio answered. Kept until the
+    sid is recorded, then applied as if it had come then (by the send job, else the sweep)."""
+
+    __tablename__ = "early_statuses"
+
+    id: Mapped[intpk]
+    provider_sid: Mapped[str] = mapped_column(String(64), index=True)
+    raw: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 sender_number_campaigns = Table(
     "sender_number_campaigns",
     Base.metadata,

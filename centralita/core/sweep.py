@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from centralita.channels.bot_timers import tick_due_chats
 from centralita.channels.outbox import recover_unsent
 from centralita.channels.senders import evaluate_senders
+from centralita.channels.status import reconcile_early_statuses
 from centralita.core.runtime import Runtime
 from centralita.lifecycle.alerts import raise_due_unanswered
 from centralita.lifecycle.autoclose import close_due_chats
@@ -32,6 +33,7 @@ class SweepReport:
     reassigned: int = 0  # unanswered chats moved to another agent (or back to the queue)
     transcripts_enqueued: int = 0  # closed chats whose PDF was due, enqueued (again)
     sessions_expired: int = 0  # web sign-ins idle past SESSION_IDLE_MINUTES, ended
+    early_statuses: int = 0  # status callbacks that came before their sid was stored, applied
 
     def lines(self) -> list[str]:
         return [
@@ -44,6 +46,7 @@ class SweepReport:
             f"waiting chats assigned: {self.queue_assigned}",
             f"sender risk levels changed: {self.senders_changed}",
             f"idle web sessions expired: {self.sessions_expired}",
+            f"early delivery statuses applied: {self.early_statuses}",
         ]
 
 
@@ -57,6 +60,7 @@ def sweep(rt: Runtime, now: datetime) -> SweepReport:
         reassigned=reassign_due_chats(rt, now),
         bot_timers=tick_due_chats(rt, now),
         outbox_requeued=recover_unsent(rt, now),
+        early_statuses=reconcile_early_statuses(rt, now),
         transcripts_enqueued=requeue_due_transcripts(rt, now),
         queue_assigned=len(drain_queue(rt.sessions, now)),
         sessions_expired=expire_idle_sessions(

@@ -9,11 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from centralita.channels.outbox import recover_unsent, send_message
-from centralita.channels.transport import ConsoleTransport
+from centralita.channels.transport import Accepted, ConsoleTransport, Outgoing
 from centralita.core.models import (
     Alert,
     Chat,
     Direction,
+    EarlyStatus,
     Message,
     MessageEvent,
     MessageStatus,
@@ -94,6 +95,62 @@ def test_status_callbacks_need_a_signature_and_their_parameters(
     assert response.get_data(as_text=True).startswith("MessageSid:")
     # An unknown message is acknowledged (Twilio would retry otherwise) and changes nothing.
     assert post(STATUS, _status("SM" + "0" * 32, "sent")).status_code == 204
+    assert all(m.status == MessageStatus.PENDING for m in _out(seeded))
+
+
+class EarlyCallbacks:
+    """A transport whose provider calls back before the send job has stored the sid: the
+    callbacks for the message it accepts are posted from inside `send`, as Twilio may."""
+
+    def __init__(self, post: Poster, statuses: list[str]) -> None:
+        self.post, self.statuses, self.count = post, statuses, 0
+
+    def send(self, message: Outgoing) -> Accepted:
+        self.count += 1
+        sid = f"SM{self.count:032d}"
+        for status in self.statuses:
+            assert self.post(STATUS, _status(sid, status)).status_code == 204
+        return Accepted(sid=sid, status="queued")
+
+
+def test_callbacks_before_the_sid_is_stored_are_applied_when_it_is(
+    post: Poster, seeded: sessionmaker[Session], rt: Runtime
+) -> None:
+    rt.transport = EarlyCallbacks(post, ["sent", "delivered"])
+    post(MESSAGES, inbound_params("hola"))
+    out = _out(seeded)
+    assert out and all(m.status == MessageStatus.DELIVERED for m in out)
+    with seeded() as session:
+        events = session.scalars(
+            select(MessageEvent.status).where(MessageEvent.message_id == out[0].id)
+        ).all()
+        assert events == ["sent", "delivered"]
+        assert session.scalars(select(EarlyStatus)).all() == []
+
+
+def test_the_sweep_applies_an_early_callback_the_send_job_missed(
+    post: Poster, seeded: sessionmaker[Session], rt: Runtime
+) -> None:
+    post(MESSAGES, inbound_params("hola"))
+    first = _out(seeded)[0]
+    assert first.provider_sid is not None and first.status == MessageStatus.SENT
+    # Stored just as the send job committed, so the job did not see it.
+    with seeded.begin() as session:
+        session.add(
+            EarlyStatus(provider_sid=first.provider_sid, raw=_status(first.provider_sid, "read"))
+        )
+        session.add(EarlyStatus(provider_sid="SM-never-ours", raw=_status("SM-never-ours", "sent")))
+    report = sweep(rt, utcnow())
+    assert report.early_statuses == 1
+    assert "early delivery statuses applied: 1" in report.lines()
+    with seeded() as session:
+        message = session.get(Message, first.id)
+        assert message is not None and message.status == MessageStatus.READ
+        # One nobody claimed is kept a while (its send may still be on its way), then dropped.
+        assert session.scalars(select(EarlyStatus.provider_sid)).all() == ["SM-never-ours"]
+    sweep(rt, utcnow() + timedelta(days=3))
+    with seeded() as session:
+        assert session.scalars(select(EarlyStatus)).all() == []
 
 
 def _age_last_customer_message(sessions: sessionmaker[Session], hours: float) -> int:
