@@ -99,3 +99,13 @@ def test_emoji_are_drawn_with_a_font_that_has_them() -> None:
     # Not a missing-glyph box: Symbola (fonts-symbola, installed by .ci/run) draws them.
     assert any("Symbola" in name for name in fonts), fonts
     assert "Gracias 🙏👍" in pdf_text(pdf)
+
+
+def test_a_message_longer_than_a_page_continues_on_the_next() -> None:
+    words = [f"w{n:04d}" for n in range(700)]  # WhatsApp's longest text is 4,096 characters
+    pdf = render_transcript_pdf(chat(messages=(said(" ".join(words)),)))
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) >= 2
+    text = pdf_text(pdf)
+    assert [w for w in words if w not in text] == []
+    assert text.index("w0000") < text.index("w0699")
