@@ -17,7 +17,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from centralita.core.db import READ_ONLY
 from centralita.core.models import LoginAttempt, Presence, SessionEnd, User, WebSession
 
 WINDOW = timedelta(minutes=15)
@@ -79,22 +78,30 @@ def sign_in(
 ) -> SignIn:
     email = email.strip().lower()[:254]
     ip = ip[:45]
-    # Read first, without the write lock: checking a password hash is slow on purpose.
-    with sessions() as session:
-        session.connection(execution_options={READ_ONLY: True})
-        wait = _wait(session, email, ip, now)
-        user = session.scalar(select(User).where(User.email == email))
-        password_hash = user.password_hash if user is not None else _DUMMY_HASH
-    if wait is not None:
-        return SignIn(wait=wait)
-    matches = check_password_hash(password_hash, password)
-    succeeded = user is not None and user.active and matches
+    # The attempt is written (as failed) in the same serialised transaction that counts the
+    # failures, before the slow hash check: attempts sent all at once see each other, so no
+    # more than the limit are ever checked. A right password turns it into a success.
     with sessions.begin() as session:
-        session.add(LoginAttempt(email=email, ip=ip, succeeded=succeeded, created_at=now))
-        if not succeeded or user is None:
-            return SignIn()
+        _serialise_attempts(session, email, ip)
+        wait = _wait(session, email, ip, now)
+        if wait is not None:
+            return SignIn(wait=wait)
+        user = session.scalar(select(User).where(User.email == email))
+        user_id = user.id if user is not None and user.active else None
+        password_hash = user.password_hash if user is not None else _DUMMY_HASH
+        attempt = LoginAttempt(email=email, ip=ip, succeeded=False, created_at=now)
+        session.add(attempt)
+        session.flush()
+        attempt_id = attempt.id
+    matches = check_password_hash(password_hash, password)
+    if user_id is None or not matches:
+        return SignIn()
+    with sessions.begin() as session:
+        session.execute(
+            update(LoginAttempt).where(LoginAttempt.id == attempt_id).values(succeeded=True)
+        )
         web_session = WebSession(
-            user_id=user.id,
+            user_id=user_id,
             started_at=now,
             last_seen_at=now,
             ip=ip,
@@ -103,6 +110,16 @@ def sign_in(
         session.add(web_session)
         session.flush()
         return SignIn(web_session_id=web_session.id)
+
+
+def _serialise_attempts(session: Session, email: str, ip: str) -> None:
+    """Attempts for one email or from one address take turns counting. SQLite's write
+    transactions already do (BEGIN IMMEDIATE); PostgreSQL takes a lock per email and per
+    address until the commit (always in that order, so two attempts never deadlock)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in (f"centralita-signin-email:{email}", f"centralita-signin-ip:{ip}"):
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
 
 
 def end_session(
