@@ -64,6 +64,12 @@ NAVIGATION: list[tuple[str, str, tuple[Role, ...]]] = [
     ("auth.sessions_report", "Sesiones", (Role.SUPERVISOR, Role.ADMIN)),
     ("simulator.index", "Simulador", (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)),
 ]
+# Request bodies are small (forms, JSON, webhooks): a larger one is refused with 413 before it
+# is read, so nobody can make the server spool gigabytes to disk (the CSRF check parses every
+# form before any view runs). Views that take files name their endpoint here, with their limit;
+# only admins get it (a person who may not post there is held to the small one).
+MAX_BODY_BYTES = 1024 * 1024
+LARGE_BODIES: dict[str, int] = {}
 # Where each role lands after signing in (the first of these that exists).
 HOME = {
     Role.AGENT: ("inbox.index",),
@@ -240,8 +246,16 @@ def install(app: Flask) -> None:
         # The token lives as long as the sign-in (which expires by inactivity): a page left
         # open for hours must still be able to send.
         WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
     )
     login_manager.init_app(app)
+
+    @app.before_request
+    def _allow_large_body() -> None:  # before the CSRF check, which reads the form
+        limit = LARGE_BODIES.get(request.endpoint or "")
+        if limit is not None and _current_user.is_authenticated and user().role == Role.ADMIN:
+            request.max_content_length = limit
+
     login_manager.user_loader(_load)
     login_manager.unauthorized_handler(_unauthorized)
     # Flask-Login's "remember me" cookie and session protection stay off: the WebSession row

@@ -11,8 +11,12 @@ from centralita.core.models import Campaign, Role, utcnow
 from centralita.customers.importer import ImportMode
 from centralita.web.admin import bp, uploads
 from centralita.web.admin.texts import _
-from centralita.web.login import login_required, user
+from centralita.web.login import LARGE_BODIES, login_required, user
 from centralita.web.services import services
+
+# The file plus the form's few fields and multipart framing; the file's own limit (and its
+# message) is in uploads.py.
+LARGE_BODIES["admin.upload"] = uploads.MAX_UPLOAD_BYTES + 1024 * 1024
 
 
 def _storage() -> Any:
