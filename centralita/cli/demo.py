@@ -126,3 +126,5 @@ def _quiet_logs() -> None:
     # line per request (and per poll of a live page) would bury them.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # WeasyPrint narrates each PDF's rendering steps at INFO.
+    logging.getLogger("weasyprint").setLevel(logging.WARNING)
