@@ -114,6 +114,13 @@ def transcript_data(session: Session, chat_id: int) -> TranscriptData:
         )
         for row in rows
     )
+    # Agent replies name their writer (messages.user_id); older rows fall back to the log.
+    writer_ids = {m.user_id for m in chat.messages if m.user_id is not None}
+    writers = (
+        {u.id: person(u) for u in session.scalars(select(User).where(User.id.in_(writer_ids)))}
+        if writer_ids
+        else {}
+    )
     agents = list(dict.fromkeys(a.agent for a in assignments if a.agent is not None))
     final_agent = person(chat.agent)
     if final_agent is not None and final_agent not in agents:
@@ -144,7 +151,8 @@ def transcript_data(session: Session, chat_id: int) -> TranscriptData:
                 error_code=m.error_code,
                 failure_reason=m.failure_reason,
                 agent=(
-                    _holder(assignments, m.created_at, final_agent)
+                    (writers.get(m.user_id) if m.user_id is not None else None)
+                    or _holder(assignments, m.created_at, final_agent)
                     if m.author == Author.AGENT
                     else None
                 ),
@@ -160,8 +168,8 @@ def transcript_data(session: Session, chat_id: int) -> TranscriptData:
 def _holder(
     assignments: tuple[TranscriptAssignment, ...], at: datetime, fallback: str | None
 ) -> str | None:
-    """Who held the chat at `at`: messages carry no author id, but only the assigned agent
-    may write in a chat, so the assignment log tells who wrote each agent message."""
+    """Who held the chat at `at`, for agent messages that name no writer: only the assigned
+    agent may write in a chat, so the assignment log tells who wrote it."""
     holder = fallback
     for row in assignments:
         if row.at > at:

@@ -10,8 +10,9 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 from pypdf import PdfReader
+from sqlalchemy import select
 
-from centralita.core.models import Chat
+from centralita.core.models import Chat, Message, User
 from centralita.core.runtime import Runtime
 from centralita.lifecycle import transcript as transcripts
 from centralita.lifecycle.transcript import write_transcript
@@ -67,6 +68,21 @@ def test_the_conversation_has_authors_times_statuses_and_media(
     assert "22/11/2026" not in text.split("Conversación", 1)[1].replace("Generado el 22/11", "")
     # A long message is wrapped, never cut: every word of it is there.
     assert text.count("muy largo") == 300
+
+
+def test_a_reply_that_names_its_writer_is_credited_to_them(
+    rt: Runtime, closed_chat: ClosedChat
+) -> None:
+    # Replies written from the inbox or the API carry their writer, whatever the log says.
+    with rt.sessions.begin() as session:
+        beto = session.scalars(select(User).where(User.email == "beto@x.co")).one()
+        reply = session.scalars(
+            select(Message).where(Message.text == "Le envío el enlace de pago")
+        ).one()
+        reply.user_id = beto.id
+    _, text = made(rt, closed_chat)
+    assert "08:11:00 · Agente: Beto (beto@x.co) · fallido · error 63016" in text
+    assert "08:10:00 · Agente: Ana (ana@x.co) · entregado Hola Juana, soy Ana" in text
 
 
 def test_the_assignment_history_is_listed(rt: Runtime, closed_chat: ClosedChat) -> None:
