@@ -15,7 +15,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from centralita.core.models import Campaign, Chat, ChatStatus, Presence, Role, User
+from centralita.core.models import (
+    Campaign,
+    Chat,
+    ChatStatus,
+    Presence,
+    Role,
+    SessionEnd,
+    User,
+    WebSession,
+)
+from centralita.routing.signin import end_session
 from centralita.web.admin.forms import FieldError
 
 MAX_CAPACITY = 100
@@ -48,9 +58,19 @@ def check_password_strength(password: str) -> None:
         )
 
 
-def update_person(session: Session, person: User, change: PersonChange, now: datetime) -> bool:
+def update_person(
+    session: Session,
+    person: User,
+    change: PersonChange,
+    now: datetime,
+    *,
+    keep_session_id: int | None = None,
+) -> bool:
     """Apply `change` to `person`; True when they may now receive more chats (reactivated or
-    given room), for the caller to drain the queue for them after the commit."""
+    given room), for the caller to drain the queue for them after the commit. A new password
+    or a deactivation ends the person's open sign-ins (but `keep_session_id`, the admin's own
+    when they change their own password): whoever holds an old cookie is out, and stays out
+    if the person is reactivated later."""
     name = change.name.strip()
     if not name or len(name) > 200:
         raise FieldError("name", "el nombre debe tener de 1 a 200 caracteres")
@@ -71,9 +91,25 @@ def update_person(session: Session, person: User, change: PersonChange, now: dat
     if person.active and not change.active and person.presence != Presence.OFFLINE:
         person.presence = Presence.OFFLINE
         person.presence_changed_at = now
+    ends_sign_ins = bool(change.password) or (person.active and not change.active)
     person.active = change.active
     session.flush()
+    if ends_sign_ins:
+        _end_sign_ins(session, person.id, now, keep=keep_session_id)
     return more_room and role == Role.AGENT
+
+
+def _end_sign_ins(session: Session, person_id: int, now: datetime, *, keep: int | None) -> None:
+    # Recorded as signed out: the reasons are fixed by migration 0007's CHECK constraint.
+    open_ones = session.scalars(
+        select(WebSession)
+        .where(WebSession.user_id == person_id, WebSession.ended_at.is_(None))
+        .where(WebSession.id != (keep or 0))
+        .order_by(WebSession.id)
+        .with_for_update()
+    ).all()
+    for web_session in open_ones:
+        end_session(session, web_session, SessionEnd.SIGN_OUT, now)
 
 
 def open_chats(session: Session, person_id: int) -> int:

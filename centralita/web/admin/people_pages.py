@@ -190,7 +190,9 @@ def person(person_id: int) -> Any:
                 raise FieldError(
                     "active", "no puedes desactivarte ni quitarte el rol de administrador"
                 )
-            more_room = update_person(session, found, change, utcnow())
+            more_room = update_person(
+                session, found, change, utcnow(), keep_session_id=user().web_session_id
+            )
     except FieldError as exc:
         with services().sessions() as session:
             found = session.get(User, person_id)
