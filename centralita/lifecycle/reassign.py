@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from centralita.core.events import chat_event, publish_after_commit
 from centralita.core.models import Assignment, AssignmentKind, Campaign, Chat, ChatStatus, User
 from centralita.core.runtime import Runtime
 from centralita.lifecycle.deadlines import HUMAN_STATUSES
@@ -80,6 +81,9 @@ def reassign_unanswered(session: Session, chat_id: int, now: datetime) -> bool:
                 candidates=candidates,
             )
             return True
+    # The agent's page hears that the chat left them (the event names them as the previous
+    # agent), as it does when the router gives the chat to someone else.
+    publish_after_commit(session, chat_event("chat", chat, previous_agent_id=chat.agent_id))
     chat.status = ChatStatus.WAITING_QUEUE
     chat.agent_id = None
     chat.queued_at = chat.queued_at or now  # keeps its place in the queue
