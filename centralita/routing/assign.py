@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -72,7 +73,7 @@ from centralita.core.models import (
 )
 from centralita.routing import postgres as pg
 from centralita.routing.policies import Candidate, as_good_as_best, explain, rank
-from centralita.routing.presence import why_unavailable
+from centralita.routing.presence import STALE_AFTER, why_unavailable
 
 CAP_WINDOW = timedelta(minutes=1)  # the campaign's cap counts the router's chats in this window
 # PostgreSQL: rounds of lock-and-guarded-write for one chat. Each failed round learns figures
@@ -160,7 +161,10 @@ def _attempt_postgres(
     cursor = pg.driver(session.connection()).cursor()
     since = now - CAP_WINDOW
     query = pg.CHAT_AND_CANDIDATES_SKIP if skip_locked else pg.CHAT_AND_CANDIDATES
-    rows = cursor.execute(query, {"chat_id": chat_id, "since": since}).fetchall()
+    fresh_since = now - STALE_AFTER
+    rows = cursor.execute(
+        query, {"chat_id": chat_id, "since": since, "fresh_since": fresh_since}
+    ).fetchall()
     if not rows:
         if skip_locked and cursor.execute(pg.IS_WAITING, {"chat_id": chat_id}).fetchone():
             return Outcome.LOCKED, None
@@ -231,10 +235,14 @@ def _attempt_postgres(
 
 def _pg_candidate(row: Sequence[Any], cap: int | None, now: datetime) -> Candidate:
     (agent_id, email, active, capacity, weight, presence, seen, last, open_, recent) = row
-    return _judge(
+    judged = _judge(
         agent_id, email, active, capacity, weight, presence, pg.utc(seen), pg.utc(last),
-        open_, recent, cap, now,
+        open_ or 0, recent or 0, cap, now,
     )  # fmt: skip
+    if open_ is None and judged.eligible:
+        # Not counted because the database found nobody available: never choose uncounted.
+        return replace(judged, why_not="stale")
+    return judged
 
 
 def _assigned(

@@ -32,23 +32,34 @@ from typing import Any
 import psycopg
 
 # An agent as a candidate: the users row `u`, open chats (every campaign), last minute's.
-_COLUMNS = """
-    u.id, u.email, u.active, u.capacity, u.weight, u.presence, u.last_seen_at,
-    u.last_assigned_at,
-    (SELECT count(*) FROM chats o
-      WHERE o.agent_id = u.id AND o.status = 'assigned') AS open_chats,
-    (SELECT count(*) FROM assignments a
-      WHERE a.agent_id = u.id AND a.kind = 'assign' AND a.created_at > %(since)s) AS recent
-"""
-CANDIDATE_WIDTH = 10  # columns per candidate in the rows below
+_OPEN = """(SELECT count(*) FROM chats o
+      WHERE o.agent_id = u.id AND o.status = 'assigned')"""
+_RECENT = """(SELECT count(*) FROM assignments a
+      WHERE a.agent_id = u.id AND a.kind = 'assign' AND a.created_at > %(since)s)"""
+_USER = (
+    "u.id, u.email, u.active, u.capacity, u.weight, u.presence, u.last_seen_at, u.last_assigned_at"
+)
+_COLUMNS = f"{_USER}, {_OPEN} AS open_chats, {_RECENT} AS recent"
 
+# When none of the campaign's agents is available (all offline, away, stale or inactive: a
+# queue at night, an idle sweep's drain), nobody can be chosen and no log row is written, so
+# their loads are not counted (NULL): the counts visit every open chat and recent assignment
+# of every agent, most of the statement's time. `available` mirrors presence.why_unavailable.
 _CHAT_AND_CANDIDATES = f"""
 WITH chat AS MATERIALIZED (
     SELECT c.id, c.campaign_id FROM chats c
     WHERE c.id = %(chat_id)s AND c.status = 'waiting_queue'
     FOR NO KEY UPDATE OF c {{skip}}
+), anyone AS MATERIALIZED (
+    SELECT EXISTS (
+        SELECT FROM user_campaigns ua JOIN users a ON a.id = ua.user_id
+        WHERE ua.campaign_id = (SELECT campaign_id FROM chat) AND a.role = 'agent'
+          AND a.active AND a.presence = 'online' AND a.last_seen_at >= %(fresh_since)s
+    ) AS available
 )
-SELECT k.id, k.assignment_policy, k.max_assignments_per_minute, {_COLUMNS}
+SELECT k.id, k.assignment_policy, k.max_assignments_per_minute, {_USER},
+    CASE WHEN (SELECT available FROM anyone) THEN {_OPEN} END,
+    CASE WHEN (SELECT available FROM anyone) THEN {_RECENT} END
 FROM chat
 LEFT JOIN campaigns k ON k.id = chat.campaign_id
 LEFT JOIN (user_campaigns uc JOIN users u ON u.id = uc.user_id AND u.role = 'agent')

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, update
 
 from centralita.core.db import make_engine, session_factory
-from centralita.core.models import Base, Chat, ChatStatus, User
+from centralita.core.models import Base, Chat, ChatStatus, Presence, User
 from centralita.routing import assign
 from centralita.routing import postgres as pg
 from centralita.routing.assign import Outcome, attempt_assignment
@@ -168,3 +168,29 @@ def test_a_guard_that_never_matches_fails_loudly_instead_of_spinning(
 
     assert world.status(chat_id) == ChatStatus.WAITING_QUEUE
     assert world.log(chat_id) == []
+
+
+def test_loads_are_logged_for_everyone_and_counted_only_when_someone_is_available(
+    pg_world: World,
+) -> None:
+    """Nobody available: no decision, so nobody's load is counted (the statement skips it).
+    Someone available: the log shows every candidate's load, the offline ones' too."""
+    world = pg_world
+    world.campaign("cobranza")
+    world.agent("off@example.com", "cobranza", presence=Presence.OFFLINE)
+    world.chat("cobranza", status=ChatStatus.ASSIGNED, agent="off@example.com")
+    world.agent("stale@example.com", "cobranza", seen=NOW - timedelta(seconds=91))
+    chat_id = world.chat("cobranza")
+    with world.sessions.begin() as session:
+        assert attempt_assignment(session, chat_id, NOW) == (Outcome.NOBODY, None)
+
+    world.agent("ana@example.com", "cobranza", seen=NOW - timedelta(seconds=90))
+    assignment = world.assign(chat_id)
+
+    assert assignment is not None
+    logged = {c["agent"]: (c["open"], c["why_not"]) for c in assignment.candidates}
+    assert logged == {
+        "off@example.com": (1, "offline"),
+        "stale@example.com": (0, "stale"),
+        "ana@example.com": (0, None),
+    }
