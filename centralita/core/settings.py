@@ -54,6 +54,8 @@ class Settings:
     demo: bool = False
     # Web sign-ins end after this long without activity (docs/web.md).
     session_idle_minutes: int = 30
+    # How many reverse proxies in front append X-Forwarded-For (0: none, the header is ignored).
+    trusted_proxies: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, demo: bool = False) -> Settings:
@@ -102,6 +104,7 @@ class Settings:
             default_phone_region=phone_region_from_env(env.values),
             demo=demo,
             session_idle_minutes=_minutes("SESSION_IDLE_MINUTES", env.get("SESSION_IDLE_MINUTES")),
+            trusted_proxies=_proxies(env.get("TRUSTED_PROXIES")),
         )
 
     @property
@@ -124,6 +127,7 @@ class Settings:
             "secret_key": _MASK,
             "demo": self.demo,
             "session_idle_minutes": self.session_idle_minutes,
+            "trusted_proxies": self.trusted_proxies,
         }
         inner = ", ".join(f"{name}={value!r}" for name, value in shown.items())
         return f"Settings({inner})"
@@ -220,6 +224,19 @@ def _minutes(variable: str, raw: str | None, default: int = 30) -> int:
             variable, f"{raw!r} is not a number of minutes", "Use a whole number from 1 to 10080"
         )
     return value
+
+
+def _proxies(raw: str | None) -> int:
+    if raw is None:
+        return 0
+    if not raw.isdigit() or int(raw) > 5:
+        raise SettingsError(
+            "TRUSTED_PROXIES",
+            f"{raw!r} is not a number of proxies",
+            "Use how many reverse proxies stand in front of Centralita (0 to 5), e.g. 1 for "
+            "one nginx",
+        )
+    return int(raw)
 
 
 def _http_url(variable: str, raw: str) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from centralita.core import runtime as runtimes
 from centralita.core.runtime import Runtime
@@ -36,6 +37,10 @@ def create_app(
     if runtime is None:
         runtime = Runtime.build(settings or Settings.from_env())
     app = Flask(__name__)
+    if runtime.settings.trusted_proxies:
+        # The client's address (the sign-in throttle counts it) from the proxies' own
+        # X-Forwarded-For entries only; without proxies the header is anyone's to forge.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=runtime.settings.trusted_proxies)  # type: ignore[method-assign]
     app.config.from_mapping(SECRET_KEY=runtime.settings.secret_key)
     if test_config is not None:
         app.config.from_mapping(test_config)
