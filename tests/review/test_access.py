@@ -79,3 +79,31 @@ def test_live_events_reach_only_the_people_concerned(world: World) -> None:
     assert not may_see(supervisor, other_chat)
     assert may_see(supervisor, campaign_alert)
     assert not may_see(supervisor, no_campaign)
+
+
+def test_the_simulator_does_not_exist_unless_enabled(web_client: FlaskClient, world: World) -> None:
+    assert web_client.get("/simulator/").status_code == 404
+    sign_in(web_client, world.emails["admin"])
+    assert web_client.get("/simulator/").status_code == 404
+    assert web_client.post("/simulator/messages", data={"text": "hola"}).status_code in (
+        400,  # refused by the CSRF check before routing says there is nothing
+        404,
+    )
+
+
+def test_sign_in_sends_nowhere_but_this_site(web_client: FlaskClient, world: World) -> None:
+    for target in (
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example/",
+        "/\t/evil.example/",
+        "\t//evil.example/",
+        "/%09/evil.example/",
+        "javascript:alert(1)",
+    ):
+        web_client.post("/logout", data={"csrf_token": csrf_token(web_client, "/login")})
+        where = sign_in(web_client, world.emails["agent_a"], next=target)
+        # A path of this site, even as a browser reads it (which drops tabs and newlines and
+        # takes a backslash for a slash).
+        as_read = where.replace("\t", "").replace("\n", "").replace("\r", "").replace("\\", "/")
+        assert as_read.startswith("/") and not as_read.startswith("//"), (target, where)
