@@ -279,6 +279,15 @@ def install(app: Flask) -> None:
         page = render_template("error.html", title=_("Prohibido"), message=exc.description)
         return page, 403
 
+    @app.after_request
+    def _no_framing(response: Response) -> Response:
+        # Another site must not frame a page to trick a click (close, reassign, send); a
+        # served file is what its type says.
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
     app.jinja_env.globals.update(
         _=_,
         current_language=current_language,
