@@ -198,7 +198,10 @@ def assigner(url: str, barrier: Barrier, pipe: Connection) -> None:
     """A process with its own engine: per round, assign the chats it is given."""
     # SQLite: 16 writers take turns on one lock; under load a turn can take longer than the
     # default 5 s busy timeout, which would turn a slow decision into an error.
-    engine = make_engine(url, pool_size=1, max_overflow=0, sqlite_busy_timeout=60)
+    # No pre-ping: as the web engine (web/server.py), where handoffs are decided.
+    engine = make_engine(
+        url, pool_size=1, max_overflow=0, sqlite_busy_timeout=60, pool_pre_ping=False
+    )
     sessions = session_factory(engine)
     backend = _backend_pid(engine)
     try:
