@@ -67,7 +67,7 @@ class AgentRow:
     weight: int
     campaigns: tuple[str, ...]
     connected_today: timedelta
-    chat_ids: tuple[int, ...]  # the chats they hold, oldest assignment first
+    chat_ids: tuple[int, ...]  # the chats they hold that the viewer may open, oldest first
 
     @property
     def load_percent(self) -> int:
@@ -96,13 +96,16 @@ def agents_board(session: Session, viewer: Viewer, now: datetime) -> list[AgentR
     ids = [agent.id for agent in agents]
     if not ids:
         return []
-    held: dict[int, list[int]] = defaultdict(list)
-    for chat_id, agent_id in session.execute(
-        select(Chat.id, Chat.agent_id)
+    held: dict[int, list[int]] = defaultdict(list)  # every chat: their load
+    shown: dict[int, list[int]] = defaultdict(list)  # the ones the viewer may open
+    for chat_id, agent_id, campaign_id in session.execute(
+        select(Chat.id, Chat.agent_id, Chat.campaign_id)
         .where(Chat.status == ChatStatus.ASSIGNED, Chat.agent_id.in_(ids))
         .order_by(Chat.assigned_at, Chat.id)
     ):
         held[agent_id].append(chat_id)
+        if viewer.sees(campaign_id):
+            shown[agent_id].append(chat_id)
     connected = _connected_today(session, ids, now, viewer_timezone(session, viewer))
     rows = []
     for agent in agents:
@@ -118,7 +121,7 @@ def agents_board(session: Session, viewer: Viewer, now: datetime) -> list[AgentR
                 weight=agent.weight,
                 campaigns=tuple(c.slug for c in agent.campaigns),
                 connected_today=connected.get(agent.id, timedelta()),
-                chat_ids=tuple(held.get(agent.id, ())),
+                chat_ids=tuple(shown.get(agent.id, ())),
             )
         )
     return rows
