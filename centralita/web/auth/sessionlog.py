@@ -144,18 +144,22 @@ def _query(db: Session, viewer: Viewer, filters: Filters, now: datetime) -> Sele
         .order_by(WebSession.started_at.desc(), WebSession.id.desc())
         .limit(LIMIT)
     )
+    visible = or_(
+        User.id == viewer.user_id,
+        exists().where(
+            user_campaigns.c.user_id == User.id,
+            user_campaigns.c.campaign_id.in_(viewer.campaign_ids or (-1,)),
+        ),
+    )
     if viewer.role != Role.ADMIN:
-        query = query.where(
-            or_(
-                User.id == viewer.user_id,
-                exists().where(
-                    user_campaigns.c.user_id == User.id,
-                    user_campaigns.c.campaign_id.in_(viewer.campaign_ids or (-1,)),
-                ),
-            )
-        )
+        query = query.where(visible)
     if filters.email is not None:
-        found = db.scalar(select(User.id).where(User.email == filters.email))
+        # Among the people the viewer may see: someone else's person and nobody answer alike,
+        # so the report does not tell a supervisor which emails exist.
+        lookup = select(User.id).where(User.email == filters.email)
+        if viewer.role != Role.ADMIN:
+            lookup = lookup.where(visible)
+        found = db.scalar(lookup)
         if found is None:
             raise FilterError(404, f"user: nobody signs in as {filters.email!r}")
         query = query.where(User.id == found)
