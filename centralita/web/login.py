@@ -16,12 +16,14 @@ or expiring ends the cookie too.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import (
     Flask,
@@ -29,6 +31,7 @@ from flask import (
     current_app,
     flash,
     g,
+    has_request_context,
     jsonify,
     redirect,
     render_template,
@@ -42,7 +45,16 @@ from sqlalchemy import select
 from werkzeug.exceptions import Forbidden
 
 from centralita.core.db import READ_ONLY
-from centralita.core.models import Role, SessionEnd, User, WebSession, user_campaigns, utcnow
+from centralita.core.models import (
+    Campaign,
+    Role,
+    SessionEnd,
+    User,
+    WebSession,
+    user_campaigns,
+    utcnow,
+)
+from centralita.customers.campaigns import DEFAULT_TIMEZONE
 from centralita.routing.signin import end_session, is_idle, needs_touch, touch
 from centralita.web.api.errors import error_response
 from centralita.web.i18n import LANGUAGES, _, current_language
@@ -89,6 +101,8 @@ class CurrentUser:
     campaign_ids: tuple[int, ...]
     web_session_id: int
     presence: str = "offline"  # as at the start of the request
+    # Times on pages are shown in this zone: their campaigns' when they share one.
+    timezone: str = DEFAULT_TIMEZONE
 
     # Flask-Login's user protocol.
     is_authenticated = True
@@ -130,11 +144,13 @@ def _load(web_session_id: str) -> CurrentUser | None:
         if row is None:
             return None
         web_session, person = row._tuple()
-        campaign_ids = tuple(
-            session.scalars(
-                select(user_campaigns.c.campaign_id).where(user_campaigns.c.user_id == person.id)
-            )
-        )
+        served = session.execute(
+            select(user_campaigns.c.campaign_id, Campaign.timezone)
+            .join(Campaign, Campaign.id == user_campaigns.c.campaign_id)
+            .where(user_campaigns.c.user_id == person.id)
+        ).all()
+        campaign_ids = tuple(campaign_id for campaign_id, _ in served)
+        zones = {zone for _, zone in served}
     if web_session.ended_at is not None or not person.active:
         return None
     if is_idle(web_session.last_seen_at, now, idle_limit()):
@@ -155,7 +171,23 @@ def _load(web_session_id: str) -> CurrentUser | None:
         campaign_ids=campaign_ids,
         web_session_id=web_session.id,
         presence=str(person.presence),
+        timezone=zones.pop() if len(zones) == 1 else DEFAULT_TIMEZONE,
     )
+
+
+def local_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """`moment` as the signed-in person reads time (their campaigns' zone; Bogotá otherwise):
+    stored times are UTC, agents are not."""
+    if moment is None:
+        return ""
+    found = _current_user._get_current_object() if has_request_context() else None
+    zone = found.timezone if isinstance(found, CurrentUser) else DEFAULT_TIMEZONE
+    return moment.astimezone(_zone(zone)).strftime(fmt)
+
+
+@functools.lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 def _wants_json() -> bool:
@@ -288,6 +320,7 @@ def install(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
 
+    app.jinja_env.filters["local"] = local_time
     app.jinja_env.globals.update(
         _=_,
         current_language=current_language,

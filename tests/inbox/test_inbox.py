@@ -4,7 +4,7 @@ replies, closing, presence."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask.testing import FlaskClient
@@ -105,6 +105,26 @@ def test_a_chat_shows_the_whole_conversation_ticks_failures_and_the_card(
     ]:
         assert f"<dt>{column}</dt><dd>{value}</dd>" in page
     assert 'id="reply-form"' in page and "autofocus" in page
+
+
+def test_times_are_shown_in_the_campaigns_time_zone(
+    agent_client: FlaskClient, world: World, web_rt: Runtime
+) -> None:
+    chat_id = world.chats["a_assigned"]
+    with web_rt.sessions.begin() as session:
+        session.add(
+            Message(
+                chat_id=chat_id,
+                direction=Direction.OUT,
+                author=Author.AGENT,
+                text="Buenas noches",
+                status=MessageStatus.SENT,
+                created_at=datetime(2026, 11, 22, 2, 15, tzinfo=UTC),
+            )
+        )
+    page = agent_client.get(f"/inbox/chats/{chat_id}").get_data(as_text=True)
+    # 02:15 UTC is 21:15 of the day before in Bogotá, the campaign's (default) zone.
+    assert 'datetime="2026-11-22T02:15:00+00:00">21:15</time>' in page
 
 
 @pytest.mark.parametrize(

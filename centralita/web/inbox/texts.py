@@ -77,8 +77,8 @@ add_translations(
         "salió": "signed out",
         "expiró": "expired",
         "No hay sesiones con estos filtros.": "No sessions match these filters.",
-        "Fechas en UTC. También en JSON: GET /api/v1/sessions.": (
-            "Dates in UTC. Also as JSON: GET /api/v1/sessions."
+        "Horas en %(zone)s. También en JSON (UTC): GET /api/v1/sessions.": (
+            "Times in %(zone)s. Also as JSON (UTC): GET /api/v1/sessions."
         ),
         "Cada inicio de sesión, con su tiempo conectado, chats atendidos y mensajes enviados.": (
             "Every sign-in, with its connected time, chats handled and messages sent."
