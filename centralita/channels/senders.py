@@ -15,10 +15,11 @@ make resuming impossible. It pauses again the next time it enters critical.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, Engine, select, update
 from sqlalchemy.orm import Session
 
 from centralita.channels.health import SenderHealth, compute_health
@@ -32,6 +33,11 @@ from centralita.core.runtime import Runtime
 HOLD_SENDER_PAUSED = "sender_paused"
 ALERT_KIND = "sender_risk"
 ALERT_BUCKET_MINUTES = 10  # a level flapping back within this is reported once
+# The sweep measures the senders at most this often per process and database: the signals
+# are rolling windows of minutes to 24 hours, so measuring on every 30-second sweep (the
+# measuring reads the day's messages) only repeats the last figures.
+EVALUATE_EVERY = timedelta(minutes=1)
+_last_evaluated: WeakKeyDictionary[Engine, datetime] = WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,21 @@ def evaluate_senders(
             change = _store(session, health, now)
         if change is not None:
             changes.append(change)
+    return changes
+
+
+def evaluate_senders_if_due(
+    rt: Runtime, now: datetime, limits: HealthThresholds | None = None
+) -> list[LevelChange]:
+    """`evaluate_senders`, unless this process measured this database less than
+    `EVALUATE_EVERY` before `now` (the sweep's time, so `--now` and tests stay exact; a
+    `now` earlier than the last measuring measures again). Several workers each measure
+    once a minute; the alert keys keep a change reported once."""
+    last = _last_evaluated.get(rt.engine)
+    if last is not None and last <= now < last + EVALUATE_EVERY:
+        return []
+    changes = evaluate_senders(rt, now, limits)  # a failure measures again next sweep
+    _last_evaluated[rt.engine] = now
     return changes
 
 

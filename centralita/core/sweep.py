@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from centralita.channels.bot_timers import tick_due_chats
 from centralita.channels.outbox import recover_unsent
-from centralita.channels.senders import evaluate_senders
+from centralita.channels.senders import evaluate_senders_if_due
 from centralita.channels.status import reconcile_early_statuses
 from centralita.core.runtime import Runtime
 from centralita.lifecycle.alerts import raise_due_unanswered
@@ -66,6 +66,7 @@ def sweep(rt: Runtime, now: datetime) -> SweepReport:
         sessions_expired=expire_idle_sessions(
             rt.sessions, now, timedelta(minutes=rt.settings.session_idle_minutes)
         ),
-        # Last, so a bad SENDER_HEALTH_* value cannot hold up the timers and the outbox.
-        senders_changed=len(evaluate_senders(rt, now)),
+        # Last, so a bad SENDER_HEALTH_* value cannot hold up the timers and the outbox;
+        # at most once a minute per process (senders.EVALUATE_EVERY): rolling windows.
+        senders_changed=len(evaluate_senders_if_due(rt, now)),
     )

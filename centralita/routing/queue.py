@@ -17,12 +17,21 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import UnaryExpression, select
+from sqlalchemy import UnaryExpression, exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from centralita.core.models import Assignment, Chat, ChatStatus, Role, User, user_campaigns
+from centralita.core.models import (
+    Assignment,
+    Chat,
+    ChatStatus,
+    Presence,
+    Role,
+    User,
+    user_campaigns,
+)
 from centralita.routing.assign import Outcome, attempt_assignment
 from centralita.routing.errors import NotAllowed
+from centralita.routing.presence import STALE_AFTER
 
 DRAIN_LIMIT = 500  # assignments per call; the next trigger or sweep goes on
 BATCH = 100  # waiting chats read per query
@@ -57,6 +66,8 @@ def drain_queue(
         campaigns = sorted(served if campaigns is None else served & set(campaigns))
     if campaigns == []:
         return []
+    if not _anyone_to_route(sessions, campaigns, now):
+        return []
 
     done: list[Assignment] = []
     exhausted: set[int] = set()
@@ -78,6 +89,40 @@ def drain_queue(
             elif outcome is Outcome.NOBODY:
                 exhausted.add(chat_campaign)
     return done
+
+
+def _anyone_to_route(
+    sessions: sessionmaker[Session], campaigns: list[int] | None, now: datetime
+) -> bool:
+    """Whether any waiting chat's campaign has an available agent: one indexed EXISTS, so a
+    drain with an empty queue or nobody online (every idle sweep, a queue at night) costs
+    one short read instead of trying a chat per campaign. Mirrors the router's availability
+    (`presence.why_unavailable`, the `anyone` check in `postgres.py`); capacity and the
+    per-minute cap are left to the router, which the drain then runs as before."""
+    waiting = (
+        select(Chat.id)
+        .where(
+            Chat.status == ChatStatus.WAITING_QUEUE,
+            Chat.campaign_id == user_campaigns.c.campaign_id,
+            Chat.queued_at.is_not(None),
+        )
+        .correlate(user_campaigns)
+    )
+    query = (
+        select(user_campaigns.c.campaign_id)
+        .join(User, User.id == user_campaigns.c.user_id)
+        .where(
+            User.role == Role.AGENT,
+            User.active.is_(True),
+            User.presence == Presence.ONLINE,
+            User.last_seen_at >= now - STALE_AFTER,
+            exists(waiting),
+        )
+    )
+    if campaigns is not None:
+        query = query.where(user_campaigns.c.campaign_id.in_(campaigns))
+    with sessions() as session:
+        return session.scalar(select(exists(query))) is True
 
 
 def _waiting_batch(
