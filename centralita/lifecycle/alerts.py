@@ -1,7 +1,8 @@
 """Unanswered alerts: one per chat and unanswered episode, however many sweeps or workers.
 
 Two things make it once-only. The due chats are taken with `FOR UPDATE SKIP LOCKED` and their
-`alert_due_at` cleared in the same transaction, so concurrent sweeps share the work instead of
+`alert_due_at` cleared in the same statement (UPDATE ... WHERE id IN (SELECT ... FOR UPDATE
+SKIP LOCKED LIMIT n) RETURNING ...), so concurrent sweeps share the work instead of
 repeating it; and the alert's unique key (`unanswered:<chat>:<episode start>`) is inserted with
 ON CONFLICT DO NOTHING, so even a sweep that read the chat before another committed (SQLite's
 serialised writers, a clock set back) adds nothing twice.
@@ -12,13 +13,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from centralita.core.events import Event, publish_after_commit
 from centralita.core.models import Alert, Chat
 from centralita.core.runtime import Runtime
+from centralita.lifecycle.bulk import insert_rows
 from centralita.lifecycle.deadlines import HUMAN_STATUSES, UNANSWERED, episode_key
 
 BATCH = 500
@@ -27,23 +28,13 @@ BATCH = 500
 def insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
     """Insert alerts, skipping any whose key exists; returns how many were added, each
     announced to the live pages once the transaction commits."""
-    if not rows:
-        return 0
-    dialect = session.get_bind().dialect.name
-    # On the table, not the entity: the ORM's bulk insert would split the rows into one
-    # statement per run of rows with the same NULL columns; Core sends them in one batch.
-    table = cast(Table, Alert.__table__)
-    statement: Insert
-    if dialect == "postgresql":
-        statement = postgresql.insert(table).on_conflict_do_nothing(index_elements=["key"])
-    elif dialect == "sqlite":
-        statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=["key"])
-    else:  # pragma: no cover - the two supported databases are above
-        raise RuntimeError(f"unsupported database {dialect}")
-    added = session.execute(
-        statement.returning(table.c.kind, table.c.chat_id, table.c.campaign_id, table.c.user_id),
+    added = insert_rows(
+        session,
+        cast(Table, Alert.__table__),
         rows,
-    ).all()
+        ("kind", "chat_id", "campaign_id", "user_id"),
+        skip_conflicts_on="key",
+    )
     for kind, chat_id, campaign_id, user_id in added:
         publish_after_commit(
             session,
@@ -61,17 +52,26 @@ def insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> 
 def raise_due_unanswered(rt: Runtime, now: datetime, limit: int = 5000) -> int:
     """Raise the `unanswered` alert of every chat whose alert time has passed, for its agent
     (none while queued) and its campaign's supervisors; returns how many were raised. Each
-    batch is one short transaction of three statements."""
+    batch is one short transaction of two statements: take and clear, insert."""
     raised = 0
     taken = 0
     while taken < limit:
+        due_ids = (
+            select(Chat.id)
+            .where(Chat.alert_due_at <= now, Chat.status.in_(HUMAN_STATUSES))
+            .order_by(Chat.alert_due_at)
+            .limit(min(BATCH, limit - taken))
+            .with_for_update(skip_locked=True)
+        )
         with rt.sessions.begin() as session:
             due = session.execute(
-                select(Chat.id, Chat.campaign_id, Chat.agent_id, Chat.number, Chat.unanswered_since)
-                .where(Chat.alert_due_at <= now, Chat.status.in_(HUMAN_STATUSES))
-                .order_by(Chat.alert_due_at)
-                .limit(min(BATCH, limit - taken))
-                .with_for_update(skip_locked=True)
+                update(Chat)
+                .where(Chat.id.in_(due_ids.scalar_subquery()))
+                .values(alert_due_at=None)
+                .returning(
+                    Chat.id, Chat.campaign_id, Chat.agent_id, Chat.number, Chat.unanswered_since
+                )
+                .execution_options(synchronize_session=False)
             ).all()
             if not due:
                 break
@@ -92,12 +92,6 @@ def raise_due_unanswered(rt: Runtime, now: datetime, limit: int = 5000) -> int:
                 for c in due
             ]
             raised += insert_ignoring_duplicates(session, rows)
-            session.execute(
-                update(Chat)
-                .where(Chat.id.in_([c.id for c in due]))
-                .values(alert_due_at=None)
-                .execution_options(synchronize_session=False)
-            )
         taken += len(due)
         if len(due) < BATCH:
             break

@@ -3,7 +3,9 @@
 The deadline (`close_due_at`) is fixed when the chat opens and when the bot learns its
 campaign; silence never brings it forward. Due chats are closed in batches, each one
 transaction that locks its chats with `FOR UPDATE SKIP LOCKED` (so concurrent sweeps take
-different chats) and closes each through the shared `close_chat`.
+different chats) and closes them all through the shared `close_many` (the set-based
+`close_chat`: same columns, same closing message): a few statements per batch, whatever
+its size.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from centralita.core.models import Campaign, Chat, ChatStatus
 from centralita.core.runtime import Runtime
-from centralita.lifecycle.close import Closed, ClosedBy, after_close, close_chat
+from centralita.lifecycle.close import ClosedBy, ClosedRow, ToClose, after_close, close_many
 from centralita.lifecycle.deadlines import DEFAULT_CLOSE_AFTER
 
-BATCH = 200
+BATCH = 500
 
 
 def close_reason(close_after_seconds: int) -> str:
@@ -44,31 +46,35 @@ def close_due_chats(rt: Runtime, now: datetime, limit: int = 2000) -> int:
     return closed_total
 
 
-def _close_batch(session: Session, now: datetime, size: int) -> list[Closed]:
-    chats = list(
-        session.scalars(
-            select(Chat)
-            .where(Chat.close_due_at <= now, Chat.status != ChatStatus.CLOSED)
-            .order_by(Chat.close_due_at)
-            .limit(size)
-            .with_for_update(skip_locked=True)
-        )
+def _close_batch(session: Session, now: datetime, size: int) -> list[ClosedRow]:
+    due = session.execute(
+        select(Chat.id, Chat.campaign_id, Chat.agent_id, Chat.status)
+        .where(Chat.close_due_at <= now, Chat.status != ChatStatus.CLOSED)
+        .order_by(Chat.close_due_at)
+        .limit(size)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not due:
+        return []
+    campaign_ids = sorted({c.campaign_id for c in due if c.campaign_id is not None})
+    campaigns = (
+        {c.id: c for c in session.scalars(select(Campaign).where(Campaign.id.in_(campaign_ids)))}
+        if campaign_ids
+        else {}
     )
-    campaign_ids = {c.campaign_id for c in chats if c.campaign_id is not None}
-    if campaign_ids:  # into the session at once, so close_chat finds them without a query each
-        session.scalars(select(Campaign).where(Campaign.id.in_(campaign_ids))).all()
-    closed = []
-    for chat in chats:
-        campaign = session.get(Campaign, chat.campaign_id) if chat.campaign_id else None
-        after = (
-            campaign.close_after_seconds
-            if campaign is not None
-            else int(DEFAULT_CLOSE_AFTER.total_seconds())
+    default_after = int(DEFAULT_CLOSE_AFTER.total_seconds())
+    chats = [
+        ToClose(
+            chat_id=c.id,
+            campaign_id=c.campaign_id,
+            agent_id=c.agent_id,
+            status=c.status,
+            reason=close_reason(
+                campaigns[c.campaign_id].close_after_seconds
+                if c.campaign_id in campaigns
+                else default_after
+            ),
         )
-        closed.append(
-            close_chat(
-                session, chat, close_reason(after), now, closed_by=ClosedBy.TIMER, flush=False
-            )
-        )
-    session.flush()  # every closing message in one batched insert
-    return closed
+        for c in due
+    ]
+    return close_many(session, chats, campaigns, now, closed_by=ClosedBy.TIMER)

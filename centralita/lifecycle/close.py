@@ -10,13 +10,17 @@ sweep finds the pending message and the due transcript again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, cast
 
+from sqlalchemy import BigInteger, ColumnElement, Table, any_, bindparam, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from centralita.core.events import chat_event, publish_after_commit
+from centralita.core.events import Event, chat_event, publish_after_commit
 from centralita.core.models import (
     Author,
     Campaign,
@@ -27,6 +31,7 @@ from centralita.core.models import (
     MessageStatus,
 )
 from centralita.core.runtime import Runtime
+from centralita.lifecycle.bulk import insert_rows
 from centralita.lifecycle.deadlines import resolve_unanswered_alerts
 from centralita.routing.errors import WrongChatStatus
 
@@ -55,6 +60,72 @@ class Closed:
         return self.message.id
 
 
+@dataclass(frozen=True)
+class ClosedRow:
+    """A chat closed by `close_many`: what `after_close` needs, without ORM objects."""
+
+    chat_id: int
+    message_id: int
+    agent_id: int | None
+
+
+@dataclass(frozen=True)
+class ToClose:
+    """A chat for `close_many`, as read with its row lock."""
+
+    chat_id: int
+    campaign_id: int | None
+    agent_id: int | None
+    status: ChatStatus
+    reason: str
+
+
+def closed_columns(
+    now: datetime, reason: str, closed_by: ClosedBy, by_user_id: int | None
+) -> dict[str, Any]:
+    """What every close writes on the chat: closed with who and why, every deadline cleared,
+    the transcript due."""
+    return {
+        "status": ChatStatus.CLOSED,
+        "closed_at": now,
+        "close_reason": reason,
+        "closed_by": closed_by.value,
+        "closed_by_user_id": by_user_id,
+        "wait_deadline": None,
+        "close_due_at": None,
+        "alert_due_at": None,
+        "reassign_due_at": None,
+        "unanswered_since": None,
+        "transcript_due_at": now,
+    }
+
+
+def closing_message(
+    campaign: Campaign | None,
+    closing_text: str | None,
+    chat_id: int,
+    now: datetime,
+    author: Author,
+) -> dict[str, Any]:
+    """The closing message's columns: `closing_text`, else the campaign's closing message,
+    else the default; the campaign's approved closing template goes with it, used by the
+    outbox outside WhatsApp's 24-hour window."""
+    text = closing_text or (campaign.closing_message if campaign else None)
+    template = campaign.closing_template_sid if campaign is not None else None
+    return {
+        "chat_id": chat_id,
+        "direction": Direction.OUT,
+        "author": author,
+        "text": text or DEFAULT_CLOSING_MESSAGE,
+        "status": MessageStatus.PENDING,
+        "next_attempt_at": now,
+        "created_at": now,
+        "template_sid": template,
+        # The closing template takes no variables: the text may not fit an approved one.
+        "template_variables": {} if template else None,
+    }
+
+
 def close_chat(
     session: Session,
     chat: Chat,
@@ -75,44 +146,89 @@ def close_chat(
     if chat.status == ChatStatus.CLOSED:
         raise WrongChatStatus(f"chat {chat.id} is already closed")
     agent_id = chat.agent_id if chat.status == ChatStatus.ASSIGNED else None
-    chat.status = ChatStatus.CLOSED
-    chat.closed_at = now
+    for column, value in closed_columns(now, reason, closed_by, by_user_id).items():
+        setattr(chat, column, value)
     publish_after_commit(session, chat_event("chat", chat, previous_agent_id=chat.agent_id))
-    chat.close_reason = reason
-    chat.closed_by = closed_by.value
-    chat.closed_by_user_id = by_user_id
-    chat.wait_deadline = None
-    chat.close_due_at = None
-    chat.alert_due_at = None
-    chat.reassign_due_at = None
-    chat.unanswered_since = None
-    chat.transcript_due_at = now
     if closed_by in (ClosedBy.AGENT, ClosedBy.SUPERVISOR, ClosedBy.ADMIN):
         # A person looked at the chat and closed it: it is no longer unanswered unnoticed.
         resolve_unanswered_alerts(session, chat.id, now)
     campaign = session.get(Campaign, chat.campaign_id) if chat.campaign_id is not None else None
-    text = closing_text or (campaign.closing_message if campaign else None)
-    template = campaign.closing_template_sid if campaign is not None else None
-    message = Message(
-        chat_id=chat.id,
-        direction=Direction.OUT,
-        author=author,
-        text=text or DEFAULT_CLOSING_MESSAGE,
-        status=MessageStatus.PENDING,
-        next_attempt_at=now,
-        created_at=now,
-        template_sid=template,
-        # The closing template takes no variables: the text may not fit an approved one.
-        template_variables={} if template else None,
-    )
+    message = Message(**closing_message(campaign, closing_text, chat.id, now, author))
     session.add(message)
     if flush:
         session.flush()
     return Closed(chat.id, message, agent_id)
 
 
+def close_many(
+    session: Session,
+    chats: Sequence[ToClose],
+    campaigns: dict[int, Campaign],
+    now: datetime,
+    *,
+    closed_by: ClosedBy,
+) -> list[ClosedRow]:
+    """`close_chat` for many (locked, open) chats at once, closed by nobody in particular (the
+    timer): one UPDATE per distinct reason and one INSERT of every closing message, instead
+    of an ORM object each. The chats' rows end exactly as `close_chat` leaves them (same
+    `closed_columns`, same `closing_message`), and each chat's live event is published after
+    the commit. `campaigns`: the chats' campaigns by id."""
+    if not chats:
+        return []
+    by_reason: dict[str, list[int]] = {}
+    for chat in chats:
+        by_reason.setdefault(chat.reason, []).append(chat.chat_id)
+    for reason, ids in by_reason.items():
+        session.execute(
+            update(Chat)
+            .where(_id_in(session, Chat.id, ids))
+            .values(closed_columns(now, reason, closed_by, None))
+            .execution_options(synchronize_session=False)
+        )
+    table = cast(Table, Message.__table__)
+    rows = [
+        closing_message(
+            campaigns.get(c.campaign_id) if c.campaign_id is not None else None,
+            None,
+            c.chat_id,
+            now,
+            Author.SYSTEM,
+        )
+        for c in chats
+    ]
+    message_ids = {
+        chat_id: message_id
+        for message_id, chat_id in insert_rows(session, table, rows, ("id", "chat_id"))
+    }
+    closed = []
+    for c in chats:
+        # As close_chat's event: the chat's agent (kept on a closed chat) hears of it.
+        publish_after_commit(
+            session,
+            Event(
+                "chat",
+                chat_id=c.chat_id,
+                campaign_id=c.campaign_id,
+                agent_ids=(c.agent_id,) if c.agent_id is not None else (),
+            ),
+        )
+        freed = c.agent_id if c.status == ChatStatus.ASSIGNED else None
+        closed.append(ClosedRow(c.chat_id, message_ids[c.chat_id], freed))
+    return closed
+
+
+def _id_in(session: Session, column: Any, ids: list[int]) -> ColumnElement[bool]:
+    # PostgreSQL: one array parameter, so the statement stays short and its parse cached.
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(
+            ColumnElement[bool],
+            column == any_(bindparam("ids", ids, type_=ARRAY(BigInteger))),
+        )
+    return cast(ColumnElement[bool], column.in_(ids))
+
+
 def after_close(
-    rt: Runtime, closed: list[Closed], now: datetime, *, by_sweep: bool = False
+    rt: Runtime, closed: Sequence[Closed | ClosedRow], now: datetime, *, by_sweep: bool = False
 ) -> None:
     """After the commit: send the closing messages, make the transcripts and give the freed
     agents a waiting chat. Best effort: what fails here the sweep does later. `by_sweep`: the

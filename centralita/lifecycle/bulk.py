@@ -1,0 +1,80 @@
+"""Many rows in one INSERT whose statement text does not grow with the rows.
+
+The sweep inserts its closing messages and alerts in batches of hundreds. A multi-row
+INSERT ... VALUES carries a parameter per column and row, and on PostgreSQL psycopg parses
+such a long statement afresh every time (it caches only short ones): most of a batch's time
+went there. On PostgreSQL the rows therefore travel as one JSON parameter, unpacked by
+`jsonb_to_recordset` into the table's column types; on SQLite (no such parsing cost) a
+Core multi-row insert does the same.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Row, Table, text
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import Session
+
+
+def insert_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    returning: Sequence[str],
+    *,
+    skip_conflicts_on: str | None = None,
+) -> list[Row[Any]]:
+    """Insert `rows` (every row with the same keys; columns left out take their scalar
+    Python defaults) and return the `returning` columns of the rows inserted. With
+    `skip_conflicts_on` (a unique column), rows whose value exists are skipped."""
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        statement = sqlite.insert(table)
+        if skip_conflicts_on is not None:
+            statement = statement.on_conflict_do_nothing(index_elements=[skip_conflicts_on])
+        return list(
+            session.execute(statement.returning(*(table.c[c] for c in returning)), rows).all()
+        )
+    defaults = _scalar_defaults(table, rows[0].keys())
+    columns = [*rows[0].keys(), *defaults]
+    unknown = [c for c in columns if c not in table.c]
+    if unknown:
+        raise ValueError(f"{table.name} has no column(s) {', '.join(unknown)}")
+    types = ", ".join(f"{c} {table.c[c].type.compile(dialect=dialect)}" for c in columns)
+    names = ", ".join(columns)
+    conflict = f" ON CONFLICT ({skip_conflicts_on}) DO NOTHING" if skip_conflicts_on else ""
+    # Identifiers come from the table's own columns, never from data: safe to format in.
+    statement_text = (
+        f"INSERT INTO {table.name} ({names}) SELECT {names}"
+        f" FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({types}){conflict}"
+        f" RETURNING {', '.join(returning)}"
+    )
+    payload = json.dumps([row | defaults for row in rows], default=_json_value)
+    return list(session.execute(text(statement_text), {"rows": payload}).all())
+
+
+def _scalar_defaults(table: Table, given: Any) -> dict[str, Any]:
+    """The Python-side scalar defaults of the columns not given (the ORM would apply them)."""
+    found = {}
+    for column in table.c:
+        if column.name in given or column.default is None or column.primary_key:
+            continue
+        default: Any = column.default
+        if not default.is_scalar:
+            raise ValueError(f"{table.name}.{column.name} must be given (computed default)")
+        found[column.name] = default.arg
+    return found
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware one")
+        return value.astimezone(UTC).isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} in a bulk insert")
