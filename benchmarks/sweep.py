@@ -22,8 +22,8 @@ time. Three figures per database, each the median of several rounds:
         [--rounds 5] [--database-url URL]
 
 Targets (issue 5): the sweep over 100,000 open chats with 1% due at most 20 ms on
-PostgreSQL and 50 ms on SQLite: checked against figure 1 (finding the due work), with
-figures 2 and 3 printed so the cost of doing the work is plain too.
+PostgreSQL and 50 ms on SQLite: checked against figure 1 (finding the due work); figures 2
+and 3 are compared with it too, so the cost of a whole sweep and of doing the work is plain.
 """
 
 from __future__ import annotations
@@ -338,14 +338,19 @@ def main(argv: list[str] | None = None) -> int:
             f"{kind}: finding the due 1% among {args.chats:,}: {r.select:.2f} ms"
             f" (target ≤ {target:.0f} ms: {'met' if met else 'NOT met'})"
         )
-        print(f"{kind}: a whole sweep with nothing due: {r.idle:.1f} ms")
+        verdict = "met" if r.idle <= target else "NOT met"
+        print(
+            f"{kind}: a whole sweep with nothing due: {r.idle:.1f} ms"
+            f" (≤ {target:.0f} ms: {verdict})"
+        )
         print(f"{kind}:   by step (ms): {breakdown(r.idle_steps)}")
         print(
             f"{kind}: measuring sender health, in one sweep a minute (of two): {r.senders:.1f} ms"
         )
         print(
             f"{kind}: a whole sweep doing the 1% ({half} alerts, {half} closes with closing"
-            f" messages): {r.due:.1f} ms; per due chat: close"
+            f" messages): {r.due:.1f} ms (≤ {target:.0f} ms:"
+            f" {'met' if r.due <= target else 'NOT met'}); per due chat: close"
             f" {r.due_steps['closes'] / half:.2f} ms, alert {r.due_steps['alerts'] / half:.2f} ms"
         )
         print(f"{kind}:   by step (ms): {breakdown(r.due_steps)}")

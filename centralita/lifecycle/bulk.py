@@ -46,14 +46,15 @@ def insert_rows(
     unknown = [c for c in columns if c not in table.c]
     if unknown:
         raise ValueError(f"{table.name} has no column(s) {', '.join(unknown)}")
-    types = ", ".join(f"{c} {table.c[c].type.compile(dialect=dialect)}" for c in columns)
-    names = ", ".join(columns)
-    conflict = f" ON CONFLICT ({skip_conflicts_on}) DO NOTHING" if skip_conflicts_on else ""
-    # Identifiers come from the table's own columns, never from data: safe to format in.
+    # Identifiers come from the table's own columns, never from data, and are quoted.
+    quote = dialect.identifier_preparer.quote
+    types = ", ".join(f"{quote(c)} {table.c[c].type.compile(dialect=dialect)}" for c in columns)
+    names = ", ".join(quote(c) for c in columns)
+    conflict = f" ON CONFLICT ({quote(skip_conflicts_on)}) DO NOTHING" if skip_conflicts_on else ""
     statement_text = (
-        f"INSERT INTO {table.name} ({names}) SELECT {names}"
+        f"INSERT INTO {quote(table.name)} ({names}) SELECT {names}"
         f" FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({types}){conflict}"
-        f" RETURNING {', '.join(returning)}"
+        f" RETURNING {', '.join(quote(c) for c in returning)}"
     )
     payload = json.dumps([row | defaults for row in rows], default=_json_value)
     return list(session.execute(text(statement_text), {"rows": payload}).all())
