@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from centralita.channels import senders
+from centralita.core.events import Event, broker_for
 from centralita.core.models import Author, ChatStatus, Direction, MessageStatus
 from centralita.core.sweep import sweep
 from centralita.lifecycle.close import DEFAULT_CLOSING_MESSAGE
@@ -82,3 +83,25 @@ def test_sender_health_is_measured_at_most_once_a_minute(
     sweep(center.rt, at + timedelta(seconds=60))
     sweep(center.rt, at + timedelta(seconds=10))  # a clock set back measures again
     assert measured == [at, at + timedelta(seconds=60), at + timedelta(seconds=10)]
+
+
+def test_the_batched_alert_and_close_are_announced_to_the_agent_after_commit(
+    center: Center, t0: datetime
+) -> None:
+    chat_id = center.handed_off(t0)
+    ana = center.agents["ana"]
+    broker = broker_for(center.rt.engine)
+    assert broker is not None
+    listener = broker.subscribe()
+    heard: list[Event] = []
+    try:
+        assert sweep(center.rt, t0 + timedelta(minutes=30)).alerts_raised == 1
+        assert sweep(center.rt, t0 + timedelta(hours=24)).chats_closed == 1
+        while (event := listener.get(timeout=0.5)) is not None:
+            heard.append(event)
+    finally:
+        listener.close()
+    mine = [(e.kind, e.data) for e in heard if e.chat_id == chat_id and ana in e.agent_ids]
+    assert ("alert", {"alert": "unanswered"}) in mine
+    assert ("chat", {}) in mine
+    assert all(e.campaign_id == center.campaign_id for e in heard if e.chat_id == chat_id)
