@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centralita.channels import optout
-from centralita.channels.status import advance_status, apply_early_statuses
+from centralita.channels.status import advance_status, apply_early_for
 from centralita.channels.transport import Outgoing, SendError
 from centralita.core.alerts import raise_alert
 from centralita.core.models import (
@@ -79,7 +79,9 @@ def send_message(rt: Runtime, message_id: int, now: datetime | None = None) -> s
         message.sent_at = now
         message.claimed_at = None
         message.status = advance_status(message.status, accepted.status)
-        apply_early_statuses(session, message, now)
+    # Callbacks that came before the sid was stored: looked for only now that it is
+    # committed, so one that is being stored right now is found by its own webhook instead.
+    apply_early_for(rt, accepted.sid, now)
     _send_next(rt, claim.chat_id)
     return "sent"
 

@@ -86,8 +86,24 @@ def record_status(rt: Runtime, params: Mapping[str, str], now: datetime | None =
             # dropping this would leave the message at `queued` for ever.
             log.info("status %s for message %s before its sid is stored: kept", reported, sid)
             session.add(EarlyStatus(provider_sid=sid, raw=dict(params), created_at=now))
-            return "early"
-        return _apply(session, message, params, now)
+        else:
+            return _apply(session, message, params, now)
+    # Look again once the early row is committed: the send job applies early rows only after
+    # committing the sid, so one of the two always sees both (see `apply_early_for`).
+    apply_early_for(rt, sid, now)
+    return "early"
+
+
+def apply_early_for(rt: Runtime, sid: str, now: datetime) -> int:
+    """Apply the early callbacks of `sid` if its message has it by now. Both the send job
+    (after committing the sid) and the status webhook (after committing an early row) call
+    this in a new transaction, so whichever commits last finds the other's work; the message
+    row lock makes sure each early row is applied once."""
+    with rt.sessions.begin() as session:
+        message = session.scalar(
+            select(Message).where(Message.provider_sid == sid).with_for_update()
+        )
+        return 0 if message is None else apply_early_statuses(session, message, now)
 
 
 def apply_early_statuses(session: Session, message: Message, now: datetime) -> int:

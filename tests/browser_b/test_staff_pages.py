@@ -124,6 +124,8 @@ def test_a_customer_writes_in_the_simulator_and_the_bot_answers(
     page.goto(f"{staff_site.base_url}/simulator/")
     page.fill("#sim-phone", "300 123 4567")
     page.get_by_role("button", name="Abrir conversación").click()
+    # The form reloads the page for that phone: typing before it has would be lost with it.
+    page.wait_for_url(re.compile(r"[?&]phone=300"))
     body = page.locator("#sim-body")
     body.fill("Hola")
     body.press("Enter")  # Enter sends
