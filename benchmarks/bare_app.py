@@ -70,9 +70,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5001)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     # The same options as centralita.web.server.run, access log included.
-    _BareGunicorn(gunicorn_options(args.host, args.port, args.workers)).run()
+    _BareGunicorn(gunicorn_options(args.host, args.port, args.workers, args.threads)).run()
 
 
 if __name__ == "__main__":

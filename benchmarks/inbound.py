@@ -452,7 +452,9 @@ def start_server(app: str, workers: int, env: dict[str, str], folder: Path) -> S
         command = [_executable("centralita"), "serve"]
     else:
         command = [sys.executable, "-m", "benchmarks.bare_app"]
+    # The webhook tier: sync workers (`--threads 1`), both servers alike.
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    command += ["--threads", "1"]
     with log.open("wb") as out:
         process = subprocess.Popen(
             command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,

@@ -57,7 +57,16 @@ def sweep_command(now_text: str | None) -> None:
     type=click.IntRange(1, 64),
     help="Web processes (gunicorn). More processes behind a load balancer scale out.",
 )
-def serve(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--threads",
+    default=16,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Threads per process. Each open inbox page holds one (its live updates): "
+    "workers x threads must exceed the pages open at once. 1: sync workers, for "
+    "processes that only take webhooks and the API (more messages per CPU).",
+)
+def serve(host: str, port: int, workers: int, threads: int) -> None:
     """The web server: Twilio webhooks, the API and the inbox (gunicorn)."""
     try:
         Settings.from_env()  # fail here, readably, rather than in every worker
@@ -65,7 +74,7 @@ def serve(host: str, port: int, workers: int) -> None:
         raise click.ClickException(str(exc)) from None
     from centralita.web.server import run
 
-    run(host, port, workers)
+    run(host, port, workers, threads)
 
 
 @click.command()

@@ -8,20 +8,27 @@ from gunicorn.app.base import BaseApplication
 from sqlalchemy import Engine
 
 
-def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
+def gunicorn_options(host: str, port: int, workers: int, threads: int = 16) -> dict[str, Any]:
     """How `serve` runs gunicorn (benchmarks/bare_app.py uses the same, for a fair baseline).
 
-    Sync workers: a request is CPU and a few short database round trips, so a process per
-    core is the cheapest way through (threads would only add switching under the GIL), and
-    Twilio opens a connection per webhook anyway.
+    Threaded workers (gthread): every open inbox page holds one thread with its live-event
+    stream (Server-Sent Events), which must not stop a process from answering webhooks. A
+    webhook is CPU and a few short database round trips, so the threads mostly wait on the
+    streams; size `workers * threads` for the agents' pages plus some room for webhooks.
+    With `threads=1`, sync workers: about 25% more webhooks per CPU (no thread pool), for
+    processes that only take Twilio's webhooks and the API behind a path-routing proxy;
+    pages served by them get live updates every 3 s instead (events.py).
     """
-    return {
+    options: dict[str, Any] = {
         "bind": f"{host}:{port}",
         "workers": workers,
         "accesslog": "-",
         "timeout": 60,
         "graceful_timeout": 20,
     }
+    if threads > 1:
+        options.update(worker_class="gthread", threads=threads)
+    return options
 
 
 def web_engine(database_url: str) -> Engine:
@@ -58,5 +65,5 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]  # untyped base class
         return create_app(runtime=runtime)
 
 
-def run(host: str, port: int, workers: int) -> None:
-    _Gunicorn(gunicorn_options(host, port, workers)).run()
+def run(host: str, port: int, workers: int, threads: int = 16) -> None:
+    _Gunicorn(gunicorn_options(host, port, workers, threads)).run()
