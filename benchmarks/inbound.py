@@ -51,12 +51,11 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-import psycopg
 from redis import Redis
 from sqlalchemy import func, insert, select
-from sqlalchemy.engine import make_url
 
 from benchmarks import bare_app
+from benchmarks.scratch import postgres_database
 from centralita.bot.inputs import normalize_document
 from centralita.bot.yamlsrc import load
 from centralita.channels.twilio_client import compute_signature
@@ -348,16 +347,8 @@ def fresh_database(
             stale.unlink()
         yield f"sqlite:///{path}"
         return
-    admin = make_url(admin_url)
-    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name}")
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with postgres_database(admin_url, name) as url:
+        yield url
 
 
 def prepare(url: str, customers: int, env: dict[str, str]) -> list[str]:

@@ -25,22 +25,18 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
-import psycopg
 from sqlalchemy import Engine, insert, select, text, update
-from sqlalchemy.engine import make_url
 
-from centralita.core.db import make_engine, normalize_url, session_factory
+from benchmarks.scratch import scratch_database
+from centralita.core.db import make_engine, session_factory
 from centralita.core.models import (
     Assignment,
     Base,
@@ -61,27 +57,6 @@ DEFAULT_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
 BENCH_DATABASE = "centralita_bench_router"
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 NUMBER = "whatsapp:+5716001234"
-
-
-@contextmanager
-def database(kind: str, admin_url: str) -> Iterator[str]:
-    """An empty database of `kind`, removed afterwards."""
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{Path(folder) / 'router.db'}"
-        return
-    admin = make_url(admin_url)
-    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    try:
-        yield normalize_url(admin.set(database=BENCH_DATABASE)).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
 
 
 # --- The scene -----------------------------------------------------------------------------
@@ -333,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ok = True
     for kind in args.databases.split(","):
-        with database(kind, args.database_url) as url:
+        with scratch_database(kind, args.database_url, BENCH_DATABASE) as url:
             result = run(kind, url, args)
         target = TARGET_POSTGRES_RATE if kind == "postgresql" else None
         verdict = ""

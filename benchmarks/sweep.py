@@ -35,22 +35,20 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from sqlalchemy import Engine, delete, insert, select, text, update
-from sqlalchemy.engine import make_url
 
+from benchmarks.scratch import scratch_database
 from centralita.channels.bot_timers import tick_due_chats
 from centralita.channels.outbox import recover_unsent
 from centralita.channels.senders import evaluate_senders, evaluate_senders_if_due
 from centralita.channels.transport import ConsoleTransport
-from centralita.core.db import make_engine, normalize_url, session_factory
+from centralita.core.db import make_engine, session_factory
 from centralita.core.models import (
     Alert,
     Base,
@@ -90,27 +88,6 @@ class RecordingJobs:
 
     def enqueue(self, func: Callable[..., Any], *args: Any, delay: float = 0.0) -> None:
         self.count += 1
-
-
-@contextmanager
-def database(kind: str, admin_url: str) -> Iterator[str]:
-    """An empty database of `kind`, removed afterwards."""
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{Path(folder) / 'sweep.db'}"
-        return
-    admin = make_url(admin_url)
-    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    try:
-        yield normalize_url(admin.set(database=BENCH_DATABASE)).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
 
 
 def build(engine: Engine, chats: int) -> tuple[list[int], list[int]]:
@@ -329,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     half = due // 2
     for kind in args.databases.split(","):
-        with database(kind, args.database_url) as url:
+        with scratch_database(kind, args.database_url, BENCH_DATABASE) as url:
             r = run(kind, url, args)
         target = TARGET_MS[kind]
         met = r.select <= target
