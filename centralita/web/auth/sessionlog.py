@@ -101,38 +101,26 @@ def parse_filters(args: dict[str, str]) -> Filters:
 
 def _query(db: Session, viewer: Viewer, filters: Filters, now: datetime) -> Select[Any]:
     window_end = func.coalesce(WebSession.ended_at, bindparam("now", now))
-    in_window = (WebSession.started_at, window_end)
+
+    def by_them_in_session(person: Any, at: Any) -> tuple[Any, ...]:
+        # Done by the session's person while it lasted (or lasts).
+        return (person == WebSession.user_id, at >= WebSession.started_at, at <= window_end)
+
     sent = (
         select(func.count(Message.id))
-        .where(
-            Message.user_id == WebSession.user_id,
-            Message.created_at >= in_window[0],
-            Message.created_at <= in_window[1],
-        )
+        .where(*by_them_in_session(Message.user_id, Message.created_at))
         .correlate(WebSession)
         .scalar_subquery()
     )
     handled_chats = union(
         select(Message.chat_id.label("chat_id"))
-        .where(
-            Message.user_id == WebSession.user_id,
-            Message.created_at >= in_window[0],
-            Message.created_at <= in_window[1],
-        )
+        .where(*by_them_in_session(Message.user_id, Message.created_at))
         .correlate(WebSession),
         select(Assignment.chat_id.label("chat_id"))
-        .where(
-            Assignment.agent_id == WebSession.user_id,
-            Assignment.created_at >= in_window[0],
-            Assignment.created_at <= in_window[1],
-        )
+        .where(*by_them_in_session(Assignment.agent_id, Assignment.created_at))
         .correlate(WebSession),
         select(Chat.id.label("chat_id"))
-        .where(
-            Chat.closed_by_user_id == WebSession.user_id,
-            Chat.closed_at >= in_window[0],
-            Chat.closed_at <= in_window[1],
-        )
+        .where(*by_them_in_session(Chat.closed_by_user_id, Chat.closed_at))
         .correlate(WebSession),
     ).subquery()
     handled = (
