@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from centralita.channels import optout
 from centralita.core.alerts import raise_alert
+from centralita.core.db import READ_ONLY
 from centralita.core.events import chat_event, publish_after_commit
 from centralita.core.models import (
     Chat,
@@ -98,7 +99,12 @@ def apply_early_for(rt: Runtime, sid: str, now: datetime) -> int:
     """Apply the early callbacks of `sid` if its message has it by now. Both the send job
     (after committing the sid) and the status webhook (after committing an early row) call
     this in a new transaction, so whichever commits last finds the other's work; the message
-    row lock makes sure each early row is applied once."""
+    row lock makes sure each early row is applied once. Almost always there is none: a plain
+    read says so first, so a send costs no write transaction (on SQLite, no write lock)."""
+    with rt.sessions() as session:
+        session.connection(execution_options={READ_ONLY: True})
+        if session.scalar(select(EarlyStatus.id).where(EarlyStatus.provider_sid == sid)) is None:
+            return 0
     with rt.sessions.begin() as session:
         message = session.scalar(
             select(Message).where(Message.provider_sid == sid).with_for_update()
