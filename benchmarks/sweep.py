@@ -15,11 +15,17 @@ time. Three figures per database, each the median of several rounds:
    idle figure is a sweep that does not measure (the step's own check only).
 3. **Sweep with 1% due**: a whole `sweep()` that raises the 500 alerts and closes the 500
    chats (a closing message each, transcripts due), with its steps timed separately; then
-   the state is put back, untimed, for the next round. Jobs go to a recording stub (no
-   Redis round trips: with Redis add one `enqueue` per closing message and transcript).
+   the state is put back, untimed, for the next round. Jobs go to a recording stub that
+   counts them (the sweep's own work), and with `--redis-url` also to a real RQ queue in
+   that Redis, and the chats' live events are published there: the figure a worker with
+   REDIS_URL would really see (the closes send their closing messages and transcripts as
+   batch jobs of 50 ids; each batch's events go in one pipeline).
 
     python -m benchmarks.sweep [--databases postgresql,sqlite] [--chats 100000]
-        [--rounds 5] [--database-url URL]
+        [--rounds 5] [--database-url URL] [--redis-url redis://127.0.0.1:6379/14]
+
+`--redis-url`: a Redis whose `centralita` queue is empty (the benchmark refuses otherwise,
+so it never deletes real jobs); the jobs each round enqueues are deleted after it.
 
 Targets (issue 5): the sweep over 100,000 open chats with 1% due at most 20 ms on
 PostgreSQL and 50 ms on SQLite: checked against figure 1 (finding the due work); figures 2
@@ -35,12 +41,13 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from redis import Redis
 from sqlalchemy import Engine, delete, insert, select, text, update
 
 from benchmarks.scratch import scratch_database
@@ -49,6 +56,7 @@ from centralita.channels.outbox import recover_unsent
 from centralita.channels.senders import evaluate_senders, evaluate_senders_if_due
 from centralita.channels.transport import ConsoleTransport
 from centralita.core.db import make_engine, session_factory
+from centralita.core.jobs import QUEUE_NAME, RQJobs
 from centralita.core.models import (
     Alert,
     Base,
@@ -81,13 +89,41 @@ AGENTS = 200
 
 
 class RecordingJobs:
-    """Jobs are counted, not run: the figure is the sweep's own database work."""
+    """Jobs are counted, not run: the figure is the sweep's own database work. With `rq`,
+    they are also enqueued there (never run either): the figure with Redis's part."""
 
-    def __init__(self) -> None:
+    def __init__(self, rq: RQJobs | None = None) -> None:
         self.count = 0
+        self.rq = rq
 
     def enqueue(self, func: Callable[..., Any], *args: Any, delay: float = 0.0) -> None:
         self.count += 1
+        if self.rq is not None:
+            self.rq.enqueue(func, *args, delay=delay)
+
+    def enqueue_many(
+        self, func: Callable[..., Any], calls: Sequence[tuple[Any, ...]], *, timeout: int
+    ) -> None:
+        self.count += len(calls)
+        if self.rq is not None:
+            self.rq.enqueue_many(func, calls, timeout=timeout)
+
+    def clear(self) -> None:
+        """Delete the jobs enqueued so far (untimed, between rounds)."""
+        if self.rq is not None:
+            self.rq.queue.empty()  # type: ignore[no-untyped-call]
+            self.rq.queue.scheduled_job_registry.remove_jobs()
+
+
+def rq_jobs(redis_url: str | None) -> RQJobs | None:
+    """RQ on `redis_url`, whose queue must be empty: its jobs are deleted after each round."""
+    if redis_url is None:
+        return None
+    jobs = RQJobs(Redis.from_url(redis_url))
+    waiting = jobs.queue.count + jobs.queue.scheduled_job_registry.count
+    if waiting:
+        raise SystemExit(f"{redis_url}: queue {QUEUE_NAME} holds {waiting} jobs; use an empty one")
+    return jobs
 
 
 def build(engine: Engine, chats: int) -> tuple[list[int], list[int]]:
@@ -217,12 +253,12 @@ def timed(action: Callable[[], object]) -> float:
 def steps(rt: Runtime, at: datetime) -> dict[str, Callable[[], object]]:
     """The sweep's steps, in its order (core/sweep.py), to time them one by one."""
     return {
+        "outbox": lambda: recover_unsent(rt, at),
+        "transcripts": lambda: requeue_due_transcripts(rt, at),
         "closes": lambda: close_due_chats(rt, at),
         "alerts": lambda: raise_due_unanswered(rt, at),
         "reassignments": lambda: reassign_due_chats(rt, at),
         "bot timers": lambda: tick_due_chats(rt, at),
-        "outbox": lambda: recover_unsent(rt, at),
-        "transcripts": lambda: requeue_due_transcripts(rt, at),
         "queue drain": lambda: drain_queue(rt.sessions, at),
         "sender health": lambda: evaluate_senders_if_due(rt, at),
     }
@@ -234,6 +270,7 @@ class Figures:
     idle: float = 0.0
     senders: float = 0.0  # measuring every number's health: once a minute
     due: float = 0.0
+    due_jobs: int = 0  # jobs one due sweep enqueued
     idle_steps: dict[str, float] = field(default_factory=dict)
     due_steps: dict[str, float] = field(default_factory=dict)
 
@@ -246,10 +283,15 @@ def run(kind: str, url: str, args: argparse.Namespace) -> Figures:
         alert_due, close_due = build(engine, args.chats)
         print(f"  {kind}: scene built in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         with tempfile.TemporaryDirectory() as flows:
-            settings = Settings(secret_key="bench", database_url=url, flows_dir=Path(flows))
-            rt = Runtime.build(
-                settings, jobs=RecordingJobs(), transport=ConsoleTransport(), engine=engine
+            # With a Redis, the live events go through it too, as in a worker with REDIS_URL.
+            settings = Settings(
+                secret_key="bench",
+                database_url=url,
+                flows_dir=Path(flows),
+                redis_url=args.redis_url,
             )
+            jobs = RecordingJobs(rq_jobs(args.redis_url))
+            rt = Runtime.build(settings, jobs=jobs, transport=ConsoleTransport(), engine=engine)
             rounds = args.rounds * 4
             for _ in range(3):  # warm: connections, statement caches
                 selection(rt)
@@ -269,14 +311,19 @@ def run(kind: str, url: str, args: argparse.Namespace) -> Figures:
             due_ms: list[float] = []
             for n in range(args.rounds):
                 reset(engine, alert_due, close_due)
+                jobs.clear()
+                jobs.count = 0
                 start = time.perf_counter()
                 report = sweep(rt, NOW)
                 due_ms.append((time.perf_counter() - start) * 1000)
                 if (report.alerts_raised, report.chats_closed) != (len(alert_due), len(close_due)):
                     raise SystemExit(f"{kind}: round {n} did {report}")
+                figures.due_jobs = jobs.count
             figures.due = statistics.median(due_ms)
             reset(engine, alert_due, close_due)  # once more, each step doing its own part
+            jobs.clear()
             figures.due_steps = {name: timed(step) for name, step in steps(rt, NOW).items()}
+            jobs.clear()
     finally:
         engine.dispose()
     return figures
@@ -296,12 +343,19 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("TEST_DATABASE_URL", DEFAULT_URL),
         help=f"a PostgreSQL to create (and drop) the database {BENCH_DATABASE} in",
     )
+    parser.add_argument(
+        "--redis-url",
+        default=None,
+        help="also enqueue the jobs in RQ on this Redis (its centralita queue must be empty);"
+        " default: jobs are only counted",
+    )
     args = parser.parse_args(argv)
     due = args.chats // 100
     print(
         f"sweep: {args.chats:,} open chats, {due:,} due ({due // 2:,} alerts, {due // 2:,}"
         f" closes); medians of {args.rounds}+ rounds; {platform.machine()},"
-        f" {os.cpu_count()} cores, CPython {platform.python_version()}"
+        f" {os.cpu_count()} cores, CPython {platform.python_version()}; jobs"
+        f" {'enqueued in RQ at ' + args.redis_url if args.redis_url else 'counted, not enqueued'}"
     )
     ok = True
     half = due // 2
@@ -328,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{kind}: a whole sweep doing the 1% ({half} alerts, {half} closes with closing"
             f" messages): {r.due:.1f} ms (≤ {target:.0f} ms:"
             f" {'met' if r.due <= target else 'NOT met'}); per due chat: close"
-            f" {r.due_steps['closes'] / half:.2f} ms, alert {r.due_steps['alerts'] / half:.2f} ms"
+            f" {r.due_steps['closes'] / half:.2f} ms, alert {r.due_steps['alerts'] / half:.2f} ms;"
+            f" {r.due_jobs} jobs enqueued"
         )
         print(f"{kind}:   by step (ms): {breakdown(r.due_steps)}")
     return 0 if ok else 1

@@ -8,6 +8,7 @@ record what happened. A job lost between the steps leaves a row the sweep finds 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,6 +19,7 @@ from centralita.channels import optout
 from centralita.channels.status import advance_status, apply_early_for
 from centralita.channels.transport import Outgoing, SendError
 from centralita.core.alerts import raise_alert
+from centralita.core.jobs import enqueue_batches
 from centralita.core.models import (
     Chat,
     Direction,
@@ -34,6 +36,9 @@ WINDOW = timedelta(hours=24)  # WhatsApp's customer-service window
 MAX_ATTEMPTS = 6
 CLAIM_TIMEOUT = timedelta(minutes=2)  # a claim older than this belongs to a lost job
 DEFAULT_RATE_LIMIT = 80
+# Messages per batch job (`send_messages_job`): the sweep's hundreds of closing messages or
+# recovered sends go as a few jobs, still enough of them for several workers to share.
+JOB_BATCH = 50
 
 
 def backoff(attempts: int) -> float:
@@ -57,6 +62,22 @@ def send_message_job(message_id: int) -> None:
     message was given up on, so the job also lands in RQ's failed registry."""
     if send_message(current(), message_id) == "failed":
         raise DeliveryFailed(f"message {message_id} failed: see its failure_reason and alert")
+
+
+def send_messages_job(message_ids: list[int]) -> None:
+    """The RQ job for many outbox rows (the sweep's): each sent as `send_message_job` sends
+    it, one after the other; its retries are single `send_message_job`s, as ever. Raises
+    after trying them all when any was given up on, so the job lands in RQ's failed
+    registry; rows it never reached (a killed worker) are found again by the sweep."""
+    rt = current()
+    failed = [i for i in message_ids if send_message(rt, i) == "failed"]
+    if failed:
+        raise DeliveryFailed(f"messages {failed} failed: see their failure_reason and alerts")
+
+
+def enqueue_sends(rt: Runtime, message_ids: Sequence[int]) -> None:
+    """Enqueue the sends of many messages, in batch jobs (after the commit that wrote them)."""
+    enqueue_batches(rt.jobs, send_messages_job, message_ids, JOB_BATCH)
 
 
 def send_message(rt: Runtime, message_id: int, now: datetime | None = None) -> str:
@@ -238,6 +259,5 @@ def recover_unsent(rt: Runtime, now: datetime | None = None, limit: int = 500) -
             .order_by(Message.id)
             .limit(limit)
         ).all()
-    for message_id in ids:
-        rt.jobs.enqueue(send_message_job, message_id)
+    enqueue_sends(rt, ids)
     return len(ids)

@@ -51,17 +51,22 @@ class SweepReport:
 
 
 def sweep(rt: Runtime, now: datetime) -> SweepReport:
-    # Closes first: a chat due for both closes instead of alerting, and frees its agent
-    # before the queue drains. Closing messages are enqueued by the close itself.
+    # Recovery first: what earlier work left unsent or unmade is enqueued again before this
+    # sweep's own steps enqueue theirs (closing messages and transcripts, bot replies), so it
+    # never enqueues twice what it has just enqueued.
+    outbox_requeued = recover_unsent(rt, now)
+    transcripts_requeued = requeue_due_transcripts(rt, now)
+    # Closes next: a chat due for both closes instead of alerting, and frees its agent
+    # before the queue drains. Each close enqueues its closing message and its transcript.
     chats_closed = close_due_chats(rt, now)
     return SweepReport(
+        outbox_requeued=outbox_requeued,
         chats_closed=chats_closed,
+        transcripts_enqueued=transcripts_requeued + chats_closed,
         alerts_raised=raise_due_unanswered(rt, now),
         reassigned=reassign_due_chats(rt, now),
         bot_timers=tick_due_chats(rt, now),
-        outbox_requeued=recover_unsent(rt, now),
         early_statuses=reconcile_early_statuses(rt, now),
-        transcripts_enqueued=requeue_due_transcripts(rt, now),
         queue_assigned=len(drain_queue(rt.sessions, now)),
         sessions_expired=expire_idle_sessions(
             rt.sessions, now, timedelta(minutes=rt.settings.session_idle_minutes)

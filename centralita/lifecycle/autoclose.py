@@ -32,9 +32,8 @@ def close_reason(close_after_seconds: int) -> str:
 
 def close_due_chats(rt: Runtime, now: datetime, limit: int = 2000) -> int:
     """Close every open chat whose close time has passed; returns how many were closed.
-    The closing messages are enqueued after each batch commits; the transcripts and the
-    freed agents are left to the sweep's later steps (`requeue_due_transcripts`, which leases
-    them so each is enqueued once, and the queue drain)."""
+    The closing messages and the transcripts (leased by the close) are enqueued after each
+    batch commits, in batch jobs; the freed agents are left to the sweep's queue drain."""
     closed_total = 0
     while closed_total < limit:
         with rt.sessions.begin() as session:

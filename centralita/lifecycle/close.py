@@ -5,7 +5,10 @@ message in the outbox, the PDF transcript due, the deadlines cleared.
 `close_chat` works inside the caller's transaction (which holds the chat row locked); after
 the commit, `after_close` enqueues the jobs and drains the queue for the freed agent. Both
 the message and the transcript are rows before they are jobs: if the jobs are lost, the
-sweep finds the pending message and the due transcript again.
+sweep finds the pending message and the due transcript again. Every path enqueues the
+transcript job right after its commit, so the close leases the transcript at once (due in
+`LEASE`): the sweeps leave that job alone while it waits in the queue, and enqueue it again
+only if it has not run by then.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from centralita.core.models import (
 from centralita.core.runtime import Runtime
 from centralita.lifecycle.bulk import insert_rows
 from centralita.lifecycle.deadlines import resolve_unanswered_alerts
+from centralita.lifecycle.jobs import LEASE, enqueue_transcript, enqueue_transcripts
 from centralita.routing.errors import WrongChatStatus
 
 # What the customer reads when neither the bot nor the campaign says anything better.
@@ -84,7 +88,7 @@ def closed_columns(
     now: datetime, reason: str, closed_by: ClosedBy, by_user_id: int | None
 ) -> dict[str, Any]:
     """What every close writes on the chat: closed with who and why, every deadline cleared,
-    the transcript due."""
+    the transcript due (leased to the job enqueued after the commit)."""
     return {
         "status": ChatStatus.CLOSED,
         "closed_at": now,
@@ -96,7 +100,7 @@ def closed_columns(
         "alert_due_at": None,
         "reassign_due_at": None,
         "unanswered_since": None,
-        "transcript_due_at": now,
+        "transcript_due_at": now + LEASE,
     }
 
 
@@ -231,18 +235,19 @@ def after_close(
     rt: Runtime, closed: Sequence[Closed | ClosedRow], now: datetime, *, by_sweep: bool = False
 ) -> None:
     """After the commit: send the closing messages, make the transcripts and give the freed
-    agents a waiting chat. Best effort: what fails here the sweep does later. `by_sweep`: the
-    sweep's own later steps enqueue the transcripts (leased, so once) and drain the queue
-    (once for everyone, instead of once per freed agent)."""
-    from centralita.channels.outbox import send_message_job
-    from centralita.lifecycle.jobs import enqueue_transcript
+    agents a waiting chat. Best effort: what fails here the sweep does later. `by_sweep`:
+    hundreds of closes at once, so the jobs go in batches (`send_messages_job`,
+    `transcripts_job`), and the sweep's own later step drains the queue (once for everyone,
+    instead of once per freed agent)."""
+    from centralita.channels.outbox import enqueue_sends, send_message_job
     from centralita.routing.queue import drain_queue
 
+    if by_sweep:
+        enqueue_sends(rt, [done.message_id for done in closed])
+        enqueue_transcripts(rt, [done.chat_id for done in closed])
+        return
     for done in closed:
         rt.jobs.enqueue(send_message_job, done.message_id)
-        if not by_sweep:
-            enqueue_transcript(rt, done.chat_id)
-    if by_sweep:
-        return
+        enqueue_transcript(rt, done.chat_id)
     for agent_id in sorted({d.agent_id for d in closed if d.agent_id is not None}):
         drain_queue(rt.sessions, now, agent_id=agent_id)

@@ -10,12 +10,14 @@ Retries are bookkept here rather than with RQ's `Retry`, so they survive a Redis
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from centralita.core.alerts import raise_alert
+from centralita.core.jobs import enqueue_batches
 from centralita.core.models import Chat, ChatStatus, utcnow
 from centralita.core.runtime import Runtime, current
 
@@ -26,6 +28,9 @@ MAX_ATTEMPTS = 5
 # the job has not finished by then (lost with a killed worker or a flushed Redis).
 LEASE = timedelta(minutes=5)
 BATCH = 500
+# Transcripts per batch job (`transcripts_job`): a few seconds of rendering each, and enough
+# jobs for several workers to share a sweep's hundreds.
+JOB_BATCH = 50
 
 
 class TranscriptFailed(RuntimeError):
@@ -42,9 +47,29 @@ def enqueue_transcript(rt: Runtime, chat_id: int) -> None:
     rt.jobs.enqueue(transcript_job, chat_id)
 
 
+def enqueue_transcripts(rt: Runtime, chat_ids: Sequence[int]) -> None:
+    """Enqueue many transcripts (leased chats, after the commit), in batch jobs."""
+    enqueue_batches(rt.jobs, transcripts_job, chat_ids, JOB_BATCH)
+
+
 def transcript_job(chat_id: int) -> None:
     """The job (ids only; everything is reloaded)."""
     make_transcript(current(), chat_id)
+
+
+def transcripts_job(chat_ids: list[int]) -> None:
+    """The job for many transcripts (the sweep's): each made as `transcript_job` makes it,
+    one after the other, failures recorded on its chat for a later retry. Raises after
+    trying them all when any was given up on, so the job lands in RQ's failed registry."""
+    rt = current()
+    gave_up = []
+    for chat_id in chat_ids:
+        try:
+            make_transcript(rt, chat_id)
+        except TranscriptFailed:
+            gave_up.append(chat_id)
+    if gave_up:
+        raise TranscriptFailed(f"transcripts of chats {gave_up}: see their transcript_error")
 
 
 def make_transcript(rt: Runtime, chat_id: int, now: datetime | None = None) -> str | None:
@@ -117,8 +142,7 @@ def requeue_due_transcripts(rt: Runtime, now: datetime, limit: int = 2000) -> in
                 )
         # After the commit: an inline runner (no Redis) renders right here and may write the
         # chat, which must not wait for this transaction.
-        for chat_id in ids:
-            rt.jobs.enqueue(transcript_job, chat_id)
+        enqueue_transcripts(rt, ids)
         enqueued.extend(ids)
         if len(ids) < BATCH:
             break

@@ -114,6 +114,23 @@ def test_redis_carries_events_to_every_process(redis_rt: Runtime) -> None:
         other.engine.dispose()
 
 
+def test_a_transactions_many_events_reach_other_processes_in_order(redis_rt: Runtime) -> None:
+    # A sweep's batch commits hundreds of events: one pipeline, heard in the same order.
+    other = Runtime.build(redis_rt.settings, jobs=InlineJobs())
+    try:
+        theirs = broker_for(other.engine)
+        assert theirs is not None
+        listener = theirs.subscribe()
+        with redis_rt.sessions.begin() as session:
+            for chat_id in range(1, 301):
+                publish_after_commit(session, Event("chat", chat_id=chat_id))
+        heard = [listener.get(timeout=2) for _ in range(300)]
+        assert [e.chat_id if e is not None else None for e in heard] == list(range(1, 301))
+        listener.close()
+    finally:
+        other.engine.dispose()
+
+
 class _Stream:
     """A signed-in browser's event stream, read by a thread into `lines`."""
 

@@ -26,7 +26,7 @@ from centralita.core.sweep import sweep
 from centralita.core.worker import run_worker
 from centralita.lifecycle.jobs import MAX_ATTEMPTS, backoff
 
-from .conftest import CLOSING, Center, build_center
+from .conftest import CLOSING, DOCUMENT, Center, build_center
 
 
 @pytest.fixture
@@ -118,7 +118,7 @@ def test_a_failing_transcript_retries_with_backoff_then_fails_with_an_alert(
         assert chat.transcript_due_at is not None
         first_retry = chat.transcript_due_at
         assert backoff(1) == timedelta(minutes=1)
-        assert "transcript_job" not in failed_jobs(rt)  # not given up yet
+        assert "transcripts_job" not in failed_jobs(rt)  # not given up yet
         for attempt in range(2, MAX_ATTEMPTS + 1):
             due = center.chat(chat_id).transcript_due_at
             assert due is not None
@@ -129,7 +129,7 @@ def test_a_failing_transcript_retries_with_backoff_then_fails_with_an_alert(
         chat = center.chat(chat_id)
         assert chat.transcript_due_at is None  # given up: the sweep stops trying
         assert first_retry > t0
-        assert failed_jobs(rt).count("transcript_job") == 1
+        assert failed_jobs(rt).count("transcripts_job") == 1
         [alert] = center.alerts("transcript_failed")
         assert alert.chat_id == chat_id and alert.details is not None
         assert alert.details["attempts"] == MAX_ATTEMPTS
@@ -157,5 +157,38 @@ def test_a_closing_message_that_cannot_go_fails_into_the_registry_with_an_alert(
     assert closing.failure_reason is not None and "template" in closing.failure_reason
     alerts = [a for a in center.alerts("delivery_failed") if a.details is not None]
     assert closing.id in [a.details["message_id"] for a in alerts]  # type: ignore[index]
-    assert "send_message_job" in failed_jobs(center.rt)
+    assert "send_messages_job" in failed_jobs(center.rt)  # the sweep's batch job
     assert center.chat(chat_id).transcript_path is not None  # the PDF does not depend on it
+
+
+def test_the_sweep_sends_its_closes_in_batch_jobs_that_go_on_past_a_failure(
+    rq_center: Center, t0: datetime
+) -> None:
+    center = rq_center
+    center.set_campaign(closing_template_sid=None)  # and the number has no fallback template
+    silent = center.handed_off(t0)  # last wrote at t0: WhatsApp's window is closed at 24 h
+    other = "whatsapp:+573009998877"
+    # Opened a minute later: closed after the silent one, so its message comes second.
+    center.write("hola", t0 + timedelta(minutes=1), from_=other)
+    talking = center.write(DOCUMENT, t0 + timedelta(minutes=1), from_=other).chat_id
+    assert talking is not None and talking != silent
+    center.write("sigo aquí", utcnow() - timedelta(minutes=5), from_=other)  # window open
+
+    report = sweep(center.rt, utcnow())
+    assert (report.chats_closed, report.transcripts_enqueued) == (2, 2)
+    closing = {chat_id: center.messages(chat_id)[-1] for chat_id in (silent, talking)}
+    batches = {
+        (job.func_name or "").rsplit(".", 1)[-1]: job.args
+        for job in queue(center).jobs
+        if (job.func_name or "").endswith(("send_messages_job", "transcripts_job"))
+    }
+    # One job each for both closes, carrying their ids (not one job per row).
+    assert batches["send_messages_job"] == [[closing[silent].id, closing[talking].id]]
+    assert batches["transcripts_job"] == [[silent, talking]]
+
+    run_worker(center.rt, burst=True)
+    # The first closing message could not go (no template); the batch went on to the other.
+    assert center.messages(silent)[-1].status == MessageStatus.FAILED
+    assert center.messages(talking)[-1].status == MessageStatus.SENT
+    assert "send_messages_job" in failed_jobs(center.rt)  # given up on one: the job failed
+    assert all(center.chat(c).transcript_path is not None for c in (silent, talking))
