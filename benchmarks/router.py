@@ -6,9 +6,10 @@ One campaign (the worst case: every assigner wants the same 50 agents), least-lo
 16 assigner processes, each with its own engine (as web workers have), call `assign_chat` on
 their share of them at once, each chat in its own transaction. A round ends with every seat
 taken; the timing covers the assigners only. Then, untimed: the invariants are checked (no
-agent over capacity, each chat with one agent and one log row that names them), every chat
-is closed, the agents heartbeat, and the clock moves on a minute (a simulated clock, so the
-per-minute cap counts one round at a time, as a real minute of a real contact center would).
+agent over capacity, each chat with one agent and one log row that names them, each agent's
+open-chat counter equal to their open chats), every chat is closed, the agents heartbeat,
+and the clock moves on a minute (a simulated clock, so the per-minute cap counts one round
+at a time, as a real minute of a real contact center would).
 
     python -m benchmarks.router [--databases postgresql,sqlite] [--rounds 10]
         [--assigners 16] [--agents 50] [--capacity 8] [--database-url URL]
@@ -142,6 +143,7 @@ def check_invariants(engine: Engine, round_chats: list[int]) -> list[str]:
     problems = []
     with session_factory(engine)() as session:
         capacity = dict(session.execute(select(User.id, User.capacity)).tuples().all())
+        counters = dict(session.execute(select(User.id, User.open_chats)).tuples().all())
         chats = session.execute(
             select(Chat.id, Chat.status, Chat.agent_id).where(Chat.id.in_(round_chats))
         ).all()
@@ -154,6 +156,9 @@ def check_invariants(engine: Engine, round_chats: list[int]) -> list[str]:
     over = {a: n for a, n in load.items() if n > capacity[a]}
     if over:
         problems.append(f"agents over capacity: {over}")
+    wrong = {a: n for a, n in counters.items() if n != load.get(a, 0)}
+    if wrong:
+        problems.append(f"open-chat counters that disagree with the chats: {wrong}")
     rows = Counter(chat for chat, _ in log)
     if any(n > 1 for n in rows.values()):
         problems.append(f"chats with two log rows: {[c for c, n in rows.items() if n > 1][:5]}")
@@ -336,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(
                 f"{kind}: invariants hold: nobody over capacity, one agent and one log row"
-                " per chat, every seat filled"
+                " per chat, every seat filled, open-chat counters equal to the chats"
             )
     return 0 if ok else 1
 

@@ -6,7 +6,9 @@ import click
 from alembic.util.exc import CommandError
 from sqlalchemy.exc import DBAPIError
 
+from centralita.cli.common import admin_session
 from centralita.core.migrate import MigrationError, upgrade
+from centralita.core.open_chats import drifted, recount
 from centralita.core.settings import SettingsError, database_url_from_env, redact_url
 
 
@@ -42,6 +44,25 @@ def upgrade_command(revision: str) -> None:
         )
     else:
         click.echo(f"{result.url}: already at revision {result.after}, nothing to do")
+
+
+@db.command("recount-loads")
+@click.option("--check", is_flag=True, help="Only report: change nothing, exit 1 if any drifted.")
+def recount_loads_command(check: bool) -> None:
+    """Check every agent's open-chat counter against their open chats, and fix any that
+    drifted (only possible if the database's triggers were bypassed). Safe while serving:
+    it holds the people's rows for the moment of the count."""
+    with admin_session() as session:
+        wrong = drifted(session) if check else recount(session)
+    for drift in wrong:
+        click.echo(
+            f"{drift.email}: counter said {drift.counter}, open chats {drift.actual}"
+            + ("" if check else " (fixed)")
+        )
+    if not wrong:
+        click.echo("every open-chat counter matches")
+    elif check:
+        raise SystemExit(1)
 
 
 def _first_line(exc: BaseException | None) -> str:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -32,6 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship,
 from sqlalchemy.types import DateTime, TypeDecorator
 
 from centralita.bot.inputs import normalize_document  # one normalisation for store and lookup
+from centralita.core import open_chats
 
 # Stable constraint names, so later migrations can alter or drop them by name on both
 # databases (SQLite batch mode needs names to find constraints at all).
@@ -329,6 +331,11 @@ class Chat(Base):
     messages: Mapped[list[Message]] = relationship(back_populates="chat", order_by="Message.id")
 
 
+# The agents' open-chat counters are kept by triggers on `chats` (core/open_chats.py); the
+# migrations make them too (0009).
+event.listen(Chat.__table__, "after_create", open_chats.after_create_chats)
+
+
 class Message(Base):
     """A message in a chat. Outgoing ones are the outbox: a row first (status `pending`), then
     a send job; `claimed_at` marks one a job is sending right now, so a sweep can tell a lost
@@ -550,6 +557,10 @@ class User(Base):
     presence_changed_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]  # the last heartbeat
     last_assigned_at: Mapped[datetime | None]  # the last chat the router gave them
+    # Their chats with status `assigned`, every campaign: kept by triggers on `chats`, in the
+    # same transaction as every change (core/open_chats.py). Read it from the database: an
+    # object already loaded does not see the triggers' changes.
+    open_chats: Mapped[int] = mapped_column(default=0, server_default=sql_text("0"))
     created_at: Mapped[datetime_now]
 
     campaigns: Mapped[list[Campaign]] = relationship(

@@ -33,6 +33,7 @@ from centralita.core.models import (
     Message,
     MessageStatus,
 )
+from centralita.core.open_chats import lock_agents
 from centralita.core.runtime import Runtime
 from centralita.lifecycle.bulk import insert_rows
 from centralita.lifecycle.deadlines import resolve_unanswered_alerts
@@ -179,6 +180,9 @@ def close_many(
     the commit. `campaigns`: the chats' campaigns by id."""
     if not chats:
         return []
+    # The triggers lower the agents' open-chat counters as the rows change, in whatever order
+    # the UPDATE visits them: lock the agents first, in id order, as every writer does.
+    lock_agents(session, (c.agent_id for c in chats if c.status == ChatStatus.ASSIGNED))
     by_reason: dict[str, list[int]] = {}
     for chat in chats:
         by_reason.setdefault(chat.reason, []).append(chat.chat_id)

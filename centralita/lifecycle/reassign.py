@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 
 from centralita.core.events import chat_event, publish_after_commit
 from centralita.core.models import Assignment, AssignmentKind, Campaign, Chat, ChatStatus, User
+from centralita.core.open_chats import lock_agents
 from centralita.core.runtime import Runtime
 from centralita.lifecycle.deadlines import HUMAN_STATUSES
-from centralita.routing.assign import _candidates, candidate, lock_agent, record_assignment
+from centralita.routing.assign import _candidates, candidate, record_assignment
 from centralita.routing.policies import rank
 
 
@@ -66,7 +67,9 @@ def reassign_unanswered(session: Session, chat_id: int, now: datetime) -> bool:
     ranked = rank(others, campaign.assignment_policy)
     why = f"sin respuesta durante {minutes} min"
     if ranked:
-        lock_agent(session, ranked[0].agent_id)  # then count again: nobody moves them now
+        # Then count again: nobody moves them now. With the present agent, whose counter
+        # drops with the move: both in id order, as every writer locks agents.
+        lock_agents(session, [ranked[0].agent_id, chat.agent_id])
         target = candidate(session, ranked[0].agent_id, campaign.id, now)
         if target is not None and target.eligible:
             record_assignment(

@@ -275,11 +275,6 @@ def _assigned(
     return assignment
 
 
-def _lock_wait(session: Session, agent_id: int) -> int:
-    session.execute(_LOCK_AGENT, {"agent_id": agent_id})
-    return agent_id
-
-
 def _candidates(
     session: Session,
     campaign_id: int | None,
@@ -307,24 +302,12 @@ def candidate(
     session: Session, agent_id: int, campaign_id: int | None, now: datetime
 ) -> Candidate | None:
     """One agent as a candidate for a chat of `campaign_id` (None if not an agent of it),
-    counted now: call it after locking the agent (`lock_agent`). No per-minute cap."""
+    counted now: call it after locking the agent (`open_chats.lock_agents`). No per-minute cap."""
     found = _candidates(session, campaign_id, None, now, only=[agent_id])
     return found[0] if found else None
 
 
-def lock_agent(session: Session, agent_id: int) -> None:
-    """Wait for and lock the agent's row: whoever gives an agent a chat holds this lock."""
-    _lock_wait(session, agent_id)
-
-
-_OPEN = (
-    select(func.count())
-    .select_from(Chat)
-    .where(Chat.agent_id == User.id, Chat.status == ChatStatus.ASSIGNED)
-    .correlate(User)
-    .scalar_subquery()
-    .label("open")
-)
+_OPEN = User.open_chats.label("open")  # kept by triggers on `chats` (core/open_chats.py)
 _RECENT = (
     select(func.count())
     .select_from(Assignment)
@@ -365,9 +348,6 @@ _AGENTS_IN = (
     select(*_CANDIDATE_COLUMNS)
     .where(User.role == Role.AGENT, User.id.in_(bindparam("ids", expanding=True)))
     .order_by(User.id)
-)
-_LOCK_AGENT = (
-    select(User.id).where(User.id == bindparam("agent_id")).with_for_update(key_share=True)
 )
 _CHAT_AND_SETTINGS = (
     select(Chat, Campaign.assignment_policy, Campaign.max_assignments_per_minute)

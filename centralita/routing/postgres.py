@@ -32,8 +32,7 @@ from typing import Any
 import psycopg
 
 # An agent as a candidate: the users row `u`, open chats (every campaign), last minute's.
-_OPEN = """(SELECT count(*) FROM chats o
-      WHERE o.agent_id = u.id AND o.status = 'assigned')"""
+_OPEN = "u.open_chats"  # kept by triggers on `chats` (core/open_chats.py)
 _RECENT = """(SELECT count(*) FROM assignments a
       WHERE a.agent_id = u.id AND a.kind = 'assign' AND a.created_at > %(since)s)"""
 _USER = (

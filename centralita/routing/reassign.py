@@ -34,7 +34,8 @@ from centralita.core.models import (
     User,
     user_campaigns,
 )
-from centralita.routing.assign import candidate, lock_agent, record_assignment
+from centralita.core.open_chats import lock_agents
+from centralita.routing.assign import candidate, record_assignment
 from centralita.routing.errors import (
     AgentNotEligible,
     ChatNotFound,
@@ -157,7 +158,10 @@ def _eligible_target(session: Session, chat: Chat, email: str, now: datetime) ->
     agent_id = session.scalar(select(User.id).where(User.email == email, User.role == Role.AGENT))
     if agent_id is None:
         raise AgentNotEligible(f"no agent {email!r}")
-    lock_agent(session, agent_id)  # then count: nobody else can give them a chat meanwhile
+    # Then count: nobody else can give them a chat meanwhile. The chat's present agent too
+    # (their counter drops with the move), both in id order, as every writer locks agents.
+    held = chat.agent_id if chat.status == ChatStatus.ASSIGNED else None
+    lock_agents(session, [agent_id, held])
     target = candidate(session, agent_id, chat.campaign_id, now)
     if target is None:
         raise AgentNotEligible(f"{email} does not serve chat {chat.id}'s campaign")

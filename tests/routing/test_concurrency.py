@@ -114,6 +114,8 @@ def _check_invariants(sessions: sessionmaker[Session]) -> None:
         log = session.scalars(select(Assignment).order_by(Assignment.id)).all()
 
     open_by_agent = Counter(c.agent_id for c in chats if c.status == ChatStatus.ASSIGNED)
+    # The counters the router reads agree with the chats (kept by the database's triggers).
+    assert {a: u.open_chats for a, u in agents.items() if u.open_chats} == dict(open_by_agent)
     for agent_id, held in open_by_agent.items():
         assert held <= agents[agent_id].capacity, f"agent {agent_id}: {held} open"
 
