@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -344,6 +345,13 @@ class _Pipeline:
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _COPY_NULL = "\\N"
 
+
+def _needs_escaping(values: Sequence[str]) -> bool:
+    """Whether any value holds a character COPY's text format escapes (one scan in C)."""
+    joined = "".join(values)
+    return "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined
+
+
 _PG_SETUP = """
 CREATE TEMPORARY TABLE import_batch (
     line integer NOT NULL,
@@ -420,19 +428,28 @@ class _PostgresWriter(_Writer):
 
     @staticmethod
     def encode(rows: list[CustomerRow], campaign_id: int, now: datetime) -> tuple[int, bytes]:
-        """COPY's text format: tab-separated, `\\N` for NULL, backslash escapes."""
-        escapes, null = _COPY_ESCAPES, _COPY_NULL
-        lines = []
-        for row in rows:
-            extra = row.extra_json
-            if "\\" in extra:
-                extra = extra.replace("\\", "\\\\")
-            kind = null if row.document_type is None else row.document_type.translate(escapes)
-            lines.append(
-                f"{row.line}\t{row.document}\t{kind}\t{row.name.translate(escapes)}\t"
-                f"{row.phone or null}\t{extra}\n"
+        """COPY's text format: tab-separated, `\\N` for NULL, backslash escapes. Built column
+        by column (`map` and `%` formatting run in C); documents (letters and digits) and
+        phones (E.164) never need escaping, names and extras only when some value does."""
+        if not rows:
+            return 0, b""
+        columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+        lines, documents, kinds, names, phones, extras = columns[:6]
+        null = _COPY_NULL
+        if _needs_escaping([kind for kind in kinds if kind]):
+            kinds = [kind and kind.translate(_COPY_ESCAPES) for kind in kinds]
+        kinds = [null if kind is None else kind for kind in kinds]
+        if _needs_escaping(names):
+            names = [name.translate(_COPY_ESCAPES) for name in names]
+        phones = [phone or null for phone in phones]
+        if "\\" in "".join(extras):  # JSON escapes the other characters itself
+            extras = [extra.replace("\\", "\\\\") for extra in extras]
+        data = "".join(
+            map(
+                "%d\t%s\t%s\t%s\t%s\t%s\n".__mod__,
+                zip(lines, documents, kinds, names, phones, extras, strict=True),
             )
-        data = "".join(lines)
+        )
         if "\x00" in data or "u0000" in data:
             # PostgreSQL text and jsonb cannot hold NUL: drop it (a stray byte, never data).
             data = data.replace("\x00", "").replace("\\\\u0000", "")
@@ -562,21 +579,24 @@ class _SqliteWriter(_Writer):
         # keys touch each page once per batch instead of once per row, in a page cache far
         # smaller than the indexes of a million customers.
         rows = sorted(rows, key=_by_document)
+        if not rows:
+            return _SqlitePayload(seen=[], merge=[])
+        lines, documents, kinds, names, phones, extras, _ = zip(*rows, strict=True)
         return _SqlitePayload(
-            seen=[(row.document, row.line) for row in rows],
-            merge=[
-                (
-                    campaign_id,
-                    row.document,
-                    row.document_type,
-                    row.name,
-                    row.phone,
-                    row.extra_json,  # json.dumps's format, as SQLAlchemy writes it
-                    stamp,
-                    stamp,
+            seen=list(zip(documents, lines, strict=True)),
+            # extra: json.dumps's format, as SQLAlchemy writes it.
+            merge=list(
+                zip(
+                    repeat(campaign_id),
+                    documents,
+                    kinds,
+                    names,
+                    phones,
+                    extras,
+                    repeat(stamp),
+                    repeat(stamp),
                 )
-                for row in rows
-            ],
+            ),
         )
 
     def begin(self, slug: str) -> int:

@@ -268,3 +268,26 @@ def test_columns_without_a_header_are_ignored() -> None:
     columns = map_columns(["doc", "", "Saldo", "#"])
     assert columns.ignored == (1,)
     assert columns.extras == ((2, "saldo"), (3, "column_4"))
+
+
+def test_warnings_come_in_line_order_and_long_values_are_cut(write_file: WriteFile) -> None:
+    long_name, long_kind = "N" * 205, "T" * 40
+    path = write_file(
+        "doc;nombre;celular;tipo_documento\n"
+        "11111;Ana;123;CC\n"  # 2: bad phone
+        f"22222;{long_name};12;{long_kind}\n"  # 3: all three
+        "33333;Bo;3001234567;cc\n"  # 4: nothing to say
+        f"44444;{long_name};;\n"  # 5: long name only
+    )
+    batch = everything(path)
+    assert [(w.line, w.message.split(" ")[0]) for w in batch.warnings] == [
+        (2, "phone"),
+        (3, "name"),
+        (3, "document"),
+        (3, "phone"),
+        (5, "name"),
+    ]
+    rows = {row.line: row for row in batch.rows}
+    assert rows[3].name == "N" * 200 and rows[3].document_type == "T" * 32
+    assert (rows[4].document_type, rows[5].document_type) == ("CC", None)
+    assert (rows[2].phone, rows[4].phone) == (None, "+573001234567")
