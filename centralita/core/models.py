@@ -249,6 +249,16 @@ class Contact(Base):
     created_at: Mapped[datetime_now]
 
 
+# The chats' timer columns (partially indexed, see Chat).
+DEADLINES = (
+    "wait_deadline",
+    "alert_due_at",
+    "reassign_due_at",
+    "close_due_at",
+    "transcript_due_at",
+)
+
+
 class Chat(Base):
     __tablename__ = "chats"
     __table_args__ = (
@@ -276,6 +286,19 @@ class Chat(Base):
             sqlite_where=sql_text("status = 'waiting_queue'"),
             postgresql_where=sql_text("status = 'waiting_queue'"),
         ),
+        # The timers: every deadline is asked only as `deadline <= now` and cleared once its
+        # work is done, so each index holds only the chats that have it (a closed chat is in
+        # none but the transcript's), and a close or an alert, which clears deadlines, adds no
+        # entry to the indexes of the deadlines it cleared.
+        *(
+            Index(
+                f"ix_chats_{deadline}",
+                deadline,
+                sqlite_where=sql_text(f"{deadline} IS NOT NULL"),
+                postgresql_where=sql_text(f"{deadline} IS NOT NULL"),
+            )
+            for deadline in DEADLINES
+        ),
     )
 
     id: Mapped[intpk]
@@ -291,7 +314,7 @@ class Chat(Base):
     # The engine's serialised ChatState. Assign a new dict to change it: in-place mutation
     # of a JSON column is not tracked.
     bot_state: Mapped[dict[str, Any] | None]
-    wait_deadline: Mapped[datetime | None] = mapped_column(index=True)  # bot's silence deadline
+    wait_deadline: Mapped[datetime | None]  # bot's silence deadline
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     queued_at: Mapped[datetime | None]
     assigned_at: Mapped[datetime | None]
@@ -309,16 +332,16 @@ class Chat(Base):
     # `alert_due_at` is when that becomes an `unanswered` alert, cleared once raised or
     # answered; `reassign_due_at` likewise for campaigns that reassign unanswered chats.
     unanswered_since: Mapped[datetime | None]
-    alert_due_at: Mapped[datetime | None] = mapped_column(index=True)
-    reassign_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    alert_due_at: Mapped[datetime | None]
+    reassign_due_at: Mapped[datetime | None]
     # Opening + the campaign's close time: the automatic close, never earlier.
-    close_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    close_due_at: Mapped[datetime | None]
     # Who closed it: agent, supervisor, admin, timer or bot (the reason says why, for people).
     closed_by: Mapped[str | None] = mapped_column(String(16))
     closed_by_user_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("users.id"))
     # The PDF transcript: due from the close until made (a sweep re-enqueues what is due), then
     # its path relative to STORAGE_DIR. Failed renders push the due time back with backoff.
-    transcript_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    transcript_due_at: Mapped[datetime | None]
     transcript_path: Mapped[str | None] = mapped_column(String(500))
     transcript_attempts: Mapped[int] = mapped_column(default=0)
     transcript_error: Mapped[str | None] = mapped_column(Text)

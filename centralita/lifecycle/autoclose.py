@@ -61,18 +61,18 @@ def _close_batch(session: Session, now: datetime, size: int) -> list[ClosedRow]:
         if campaign_ids
         else {}
     )
-    default_after = int(DEFAULT_CLOSE_AFTER.total_seconds())
+    # One reason per campaign (and one for chats without one), not one per chat.
+    reasons = {cid: close_reason(c.close_after_seconds) for cid, c in campaigns.items()}
+    default_reason = close_reason(int(DEFAULT_CLOSE_AFTER.total_seconds()))
     chats = [
         ToClose(
             chat_id=c.id,
             campaign_id=c.campaign_id,
             agent_id=c.agent_id,
             status=c.status,
-            reason=close_reason(
-                campaigns[c.campaign_id].close_after_seconds
-                if c.campaign_id in campaigns
-                else default_after
-            ),
+            reason=reasons.get(c.campaign_id, default_reason)
+            if c.campaign_id is not None
+            else default_reason,
         )
         for c in due
     ]

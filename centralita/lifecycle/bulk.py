@@ -5,7 +5,10 @@ INSERT ... VALUES carries a parameter per column and row, and on PostgreSQL psyc
 such a long statement afresh every time (it caches only short ones): most of a batch's time
 went there. On PostgreSQL the rows therefore travel as one JSON parameter, unpacked by
 `jsonb_to_recordset` into the table's column types; on SQLite (no such parsing cost) a
-Core multi-row insert does the same.
+Core multi-row insert does the same. A column with the same value in every row (a batch's
+time, its campaign's closing text, a status) is one typed parameter instead of a JSON value
+per row: the JSON carries only what differs (often just an id), which spares encoding it in
+Python and decoding it in PostgreSQL.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, text
+from sqlalchemy import Row, Table, bindparam, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -35,29 +38,46 @@ def insert_rows(
         return []
     dialect = session.get_bind().dialect
     if dialect.name != "postgresql":
-        statement = sqlite.insert(table)
+        insert = sqlite.insert(table)
         if skip_conflicts_on is not None:
-            statement = statement.on_conflict_do_nothing(index_elements=[skip_conflicts_on])
-        return list(
-            session.execute(statement.returning(*(table.c[c] for c in returning)), rows).all()
-        )
-    defaults = _scalar_defaults(table, rows[0].keys())
-    columns = [*rows[0].keys(), *defaults]
-    unknown = [c for c in columns if c not in table.c]
+            insert = insert.on_conflict_do_nothing(index_elements=[skip_conflicts_on])
+        return list(session.execute(insert.returning(*(table.c[c] for c in returning)), rows).all())
+    first = rows[0]
+    unknown = [c for c in first if c not in table.c]
     if unknown:
         raise ValueError(f"{table.name} has no column(s) {', '.join(unknown)}")
+    # The JSON carries the columns whose value differs between rows (at least one, for the
+    # row count); the others, defaults included, are one parameter each.
+    keys = list(first)
+    varying = [c for c in keys if [row[c] for row in rows].count(first[c]) < len(rows)]
+    varying = varying or keys[:1]
+    constants = {c: first[c] for c in keys if c not in varying}
+    constants |= _scalar_defaults(table, first.keys())
     # Identifiers come from the table's own columns, never from data, and are quoted.
     quote = dialect.identifier_preparer.quote
-    types = ", ".join(f"{quote(c)} {table.c[c].type.compile(dialect=dialect)}" for c in columns)
-    names = ", ".join(quote(c) for c in columns)
+
+    def sql_type(column: str) -> str:
+        return str(table.c[column].type.compile(dialect=dialect))
+
+    types = ", ".join(f"{quote(c)} {sql_type(c)}" for c in varying)
+    names = ", ".join(quote(c) for c in [*varying, *constants])
+    values = ", ".join(
+        [*(f"r.{quote(c)}" for c in varying)]
+        + [f"CAST(:c{n} AS {sql_type(c)})" for n, c in enumerate(constants)]
+    )
     conflict = f" ON CONFLICT ({quote(skip_conflicts_on)}) DO NOTHING" if skip_conflicts_on else ""
-    statement_text = (
-        f"INSERT INTO {quote(table.name)} ({names}) SELECT {names}"
+    statement = text(
+        f"INSERT INTO {quote(table.name)} ({names}) SELECT {values}"
         f" FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({types}){conflict}"
         f" RETURNING {', '.join(quote(c) for c in returning)}"
+    ).bindparams(
+        *(
+            bindparam(f"c{n}", value, type_=table.c[c].type)
+            for n, (c, value) in enumerate(constants.items())
+        )
     )
-    payload = json.dumps([row | defaults for row in rows], default=_json_value)
-    return list(session.execute(text(statement_text), {"rows": payload}).all())
+    payload = json.dumps([{c: row[c] for c in varying} for row in rows], default=_json_value)
+    return list(session.execute(statement, {"rows": payload}).all())
 
 
 def _scalar_defaults(table: Table, given: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from centralita.cli import main
 from centralita.core.db import make_engine
 from centralita.core.migrate import alembic_config, head_revision, upgrade
-from centralita.core.models import Base
+from centralita.core.models import DEADLINES, Base
 
 
 def _schema_differences(url: str) -> list[Any]:
@@ -41,6 +41,26 @@ def test_the_schema_comparison_does_notice_differences(db_url: str) -> None:
     engine.dispose()
     differences = _schema_differences(db_url)
     assert [d[0] for d in differences] == ["add_index"]
+
+
+def test_the_timer_indexes_hold_only_chats_with_that_deadline(db_url: str) -> None:
+    # Partial indexes (the comparison above does not look at an index's WHERE): a close or
+    # an alert clears deadlines and must add no entry to those deadlines' indexes.
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    query = (
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+        " AND tablename = 'chats' AND indexname = :name"
+        if engine.dialect.name == "postgresql"
+        else "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :name"
+    )
+    try:
+        with engine.connect() as conn:
+            for deadline in DEADLINES:
+                found = conn.execute(text(query), {"name": f"ix_chats_{deadline}"}).scalar()
+                assert found is not None and f"{deadline} IS NOT NULL" in found
+    finally:
+        engine.dispose()
 
 
 def test_upgrading_twice_changes_nothing(db_url: str) -> None:
