@@ -8,8 +8,8 @@ read. Full indexes held one for every chat ever closed and, worse, every close a
 the five: partial ones leave a closed chat out of all but the transcript's. The sweep's closes
 and alerts write about half the index entries they did.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-22
 
 Self-contained on purpose: a migration must not import the models, which keep changing.
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009"
-down_revision: str | Sequence[str] | None = "0008"
+revision: str = "0010"
+down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
