@@ -8,7 +8,7 @@ function calls per message (with --profile) do not depend on what else the machi
 CPU time per message does, a little, and is steadier than any throughput on a shared machine.
 
     python -m benchmarks.inbound_profile [--databases sqlite,postgresql] [--messages 500]
-        [--profile [--sort tottime] [--lines 40]]
+        [--profile [--sort tottime] [--lines 40] [--dump FILE]]
 """
 
 from __future__ import annotations
@@ -122,6 +122,8 @@ def measure(database: str, args: argparse.Namespace, promise: str) -> None:
         stats = pstats.Stats(profile)
         calls: int = stats.total_calls  # type: ignore[attr-defined]  # untyped attribute
         print(f"{line} (profiled), {calls / n:,.0f} Python calls per message", flush=True)
+        if args.dump:
+            stats.dump_stats(f"{args.dump}.{database}")
         stats.sort_stats(args.sort).print_stats(args.lines)
 
 
@@ -135,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile (CPU time) as well")
     parser.add_argument("--sort", default="cumtime", help="profile order (pstats keys)")
     parser.add_argument("--lines", type=int, default=40, help="profile lines shown")
+    parser.add_argument("--dump", help="also save the profile to DUMP.<database> (pstats)")
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"),

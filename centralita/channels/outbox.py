@@ -88,6 +88,8 @@ def send_message(rt: Runtime, message_id: int, now: datetime | None = None) -> s
     if isinstance(claim, str):
         if claim == "rate_limited":
             rt.jobs.enqueue(send_message_job, message_id, delay=1.0)
+        elif claim == "failed":  # opted out, or outside the window without a template
+            _send_next(rt, _chat_of(rt, message_id))  # it must not hold up the ones after it
         return claim
     try:
         accepted = rt.transport.send(claim.outgoing)
@@ -225,7 +227,17 @@ def _fail(
     )
 
 
+def _chat_of(rt: Runtime, message_id: int) -> int:
+    with rt.sessions() as session:
+        chat_id = session.scalar(select(Message.chat_id).where(Message.id == message_id))
+    assert chat_id is not None  # a failed claim found the message
+    return chat_id
+
+
 def _send_next(rt: Runtime, chat_id: int) -> None:
+    """The chat's next pending message, if any: each sent or failed message enqueues the
+    next, so the messages of a chat leave one after the other and a batch of them (a bot's
+    replies) needs a job for its first one only."""
     with rt.sessions() as session:
         next_id = session.scalar(
             select(Message.id)

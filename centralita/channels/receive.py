@@ -24,10 +24,10 @@ from centralita.bot.state import ChatState
 from centralita.channels import optout, routes
 from centralita.channels import receive_sql as sql
 from centralita.channels.inbound import InboundMessage
+from centralita.core.aftercommit import Call, enqueue_and_publish
 from centralita.core.alerts import raise_alert
-from centralita.core.events import chat_event, publish_after_commit
+from centralita.core.events import chat_event, held_events, hold_events, publish_after_commit
 from centralita.core.flowstore import record_version
-from centralita.core.jobs import enqueue_all
 from centralita.core.lookup import DatabaseDirectory
 from centralita.core.models import (
     Author,
@@ -43,7 +43,7 @@ from centralita.core.models import (
 from centralita.core.runtime import Runtime
 from centralita.lifecycle import deadlines as lifecycle
 from centralita.lifecycle.close import ClosedBy, close_chat
-from centralita.lifecycle.jobs import enqueue_transcript
+from centralita.lifecycle.jobs import transcript_job
 from centralita.routing.assign import assign_chat
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,7 @@ def receive_message(rt: Runtime, inbound: InboundMessage, now: datetime | None =
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with rt.sessions.begin() as session:
+                hold_events(session)  # published with the jobs below, in one round trip
                 result = _receive(session, rt, inbound, now)
             sql.remember_versions(session)  # committed
             break
@@ -106,9 +107,16 @@ def receive_message(rt: Runtime, inbound: InboundMessage, now: datetime | None =
             log.info("retrying message %s after a concurrent insert", inbound.sid)
     from centralita.channels.outbox import send_message_job
 
-    enqueue_all(rt.jobs, send_message_job, [(message_id,) for message_id in result.outbox])
+    calls: list[Call] = []
+    if result.outbox:
+        # The replies (and any released held messages) are all this chat's: the outbox sends
+        # a chat's messages one after the other, each sent or failed one enqueueing the next
+        # (outbox._send_next), so the first one's job carries them all, in order. A job per
+        # row would only find an earlier one pending and leave it to that chain.
+        calls.append((send_message_job, (min(result.outbox),)))
     if result.closed and result.chat_id is not None:
-        enqueue_transcript(rt, result.chat_id)
+        calls.append((transcript_job, (result.chat_id,)))
+    enqueue_and_publish(rt, calls, held_events(session))
     return result
 
 

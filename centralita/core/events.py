@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 log = logging.getLogger(__name__)
 
 _PENDING = "centralita_events"
+_HELD = "centralita_events_held"  # hold_events: committed events kept for the caller
 # A listener that stops reading (a stuck browser tab) loses events past this, not memory.
 QUEUE_SIZE = 1000
 # After Redis fails, events are dropped for this long instead of each commit waiting.
@@ -136,7 +137,7 @@ class RedisBroker(LocalBroker):
 
     def publish_many(self, items: list[Event]) -> None:
         """In one round trip (a pipeline): a sweep's batch of 500 closes commits 500 events."""
-        if time.monotonic() < self._down_until:
+        if self.paused():
             return  # Redis just failed: do not make every commit wait for its timeout
         try:
             if len(items) == 1:
@@ -147,8 +148,16 @@ class RedisBroker(LocalBroker):
                 pipeline.publish(self.channel, item.to_json())
             pipeline.execute()
         except RedisError as exc:  # the change is committed; only the live update is lost
-            self._down_until = time.monotonic() + PAUSE_AFTER_FAILURE
-            log.warning("live events paused for %.0f s (Redis: %s)", PAUSE_AFTER_FAILURE, exc)
+            self.failed(exc)
+
+    def paused(self) -> bool:
+        return time.monotonic() < self._down_until
+
+    def failed(self, exc: RedisError) -> None:
+        """Publishing failed: pause live events for a while (callers that publish through
+        their own pipeline report their failure here)."""
+        self._down_until = time.monotonic() + PAUSE_AFTER_FAILURE
+        log.warning("live events paused for %.0f s (Redis: %s)", PAUSE_AFTER_FAILURE, exc)
 
     def subscribe(self) -> Subscription:
         subscription = super().subscribe()
@@ -229,6 +238,18 @@ def chat_event(
     return build
 
 
+def hold_events(session: Session) -> None:
+    """Keep the events of the session's next commit for the caller (`held_events`) instead of
+    publishing them: the inbound webhook sends them with its jobs, in one Redis round trip."""
+    session.info[_HELD] = []
+
+
+def held_events(session: Session) -> list[Event]:
+    """The events the session's commit would have published (after `hold_events`)."""
+    held: list[Event] = session.info.pop(_HELD, [])
+    return held
+
+
 @event.listens_for(Session, "before_commit")
 def _describe_pending(session: Session) -> None:
     pending = session.info.get(_PENDING)
@@ -240,6 +261,10 @@ def _describe_pending(session: Session) -> None:
 def _publish_pending(session: Session) -> None:
     pending: list[Event] = session.info.pop(_PENDING, [])
     if not pending:
+        return
+    held = session.info.get(_HELD)
+    if held is not None:
+        held.extend(pending)
         return
     bind = session.get_bind()
     engine = bind.engine if isinstance(bind, Connection) else bind

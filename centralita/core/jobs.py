@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
@@ -150,3 +151,15 @@ class RQJobs:
             )
         except RedisError as exc:
             log.warning("could not enqueue %d × %s: %s", len(calls), func.__name__, exc)
+
+    def add_to(
+        self, pipe: Pipeline, calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]]
+    ) -> None:
+        """A job for each `func(*args)` of `calls`, added to `pipe`: sent when the caller
+        executes it, with whatever else the caller adds (one round trip in all)."""
+        from rq import Queue
+
+        self.queue.enqueue_many(
+            [Queue.prepare_data(func, args, timeout=JOB_TIMEOUT) for func, args in calls],
+            pipeline=pipe,
+        )

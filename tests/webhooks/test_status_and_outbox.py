@@ -198,6 +198,22 @@ def test_outside_the_24_hour_window_free_text_is_not_sent_blindly(
     assert console.sent[-1].content_variables == {"1": "¿Sigues interesada?"}
 
 
+def test_a_message_refused_at_its_claim_does_not_hold_up_the_next(
+    post: Poster, seeded: sessionmaker[Session], rt: Runtime
+) -> None:
+    # A chat's messages leave one after the other, each job enqueueing the next: one that
+    # fails before it is sent (window closed, no template) must still pass the turn on.
+    post(MESSAGES, inbound_params("hola"))
+    chat_id = _age_last_customer_message(seeded, 25)
+    first = _queue_agent_message(seeded, chat_id, "uno")
+    second = _queue_agent_message(seeded, chat_id, "dos")
+    assert send_message(rt, first) == "failed"
+    with seeded() as session:
+        message = session.get(Message, second)
+        assert message is not None and message.status == MessageStatus.FAILED
+        assert message.failure_reason is not None and "24-hour window" in message.failure_reason
+
+
 def test_nothing_business_initiated_goes_to_an_opted_out_contact(
     post: Poster, seeded: sessionmaker[Session], rt: Runtime
 ) -> None:
