@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, exists, select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,7 +34,6 @@ from centralita.core.models import (
     Campaign,
     Chat,
     ChatStatus,
-    Contact,
     Customer,
     Message,
     MessageStatus,
@@ -51,31 +50,6 @@ log = logging.getLogger(__name__)
 # Two first messages of a new contact at the same moment race to create the contact and the
 # chat; the loser's transaction fails on the unique index and is simply run again.
 ATTEMPTS = 3
-
-# The contact's open chat with our number, locked, in one statement (built once): with the
-# contact's stored name, and whether the chat has messages held back because the number was
-# paused (senders.py; rare, so an EXISTS here instead of a query for them on every message).
-_OPEN_CHAT = (
-    select(
-        Chat,
-        Contact.profile_name,
-        exists()
-        .where(
-            Message.chat_id == Chat.id,
-            Message.status == MessageStatus.PENDING,
-            Message.hold_reason == "sender_paused",
-        )
-        .correlate(Chat)
-        .label("holds_paused"),
-    )
-    .join(Contact, Contact.id == Chat.contact_id)
-    .where(
-        Contact.address == bindparam("address"),
-        Chat.number == bindparam("number"),
-        Chat.status != ChatStatus.CLOSED,
-    )
-    .with_for_update(of=Chat)
-)
 
 
 @dataclass
@@ -144,23 +118,41 @@ def _receive(session: Session, rt: Runtime, inbound: InboundMessage, now: dateti
         )
         return Received("rejected")
 
-    found = session.execute(_OPEN_CHAT, {"address": inbound.from_, "number": inbound.to}).first()
+    found = sql.open_chat(conn, inbound.from_, inbound.to)
     if found is not None:
         chat, profile_name, holds_paused = found
         contact_id = chat.contact_id
         sql.keep_name_fresh(conn, contact_id, profile_name, inbound)
     else:  # the contact's first message to this number, or the first since the last close
         contact_id, holds_paused = sql.contact_id(conn, inbound), False
-        chat = Chat(contact_id=contact_id, number=inbound.to, status=ChatStatus.BOT, opened_at=now)
-        session.add(chat)
-        session.flush()
+        chat = sql.new_chat(conn, contact_id, inbound.to, now)
     message_id = sql.insert_inbound(conn, chat.id, inbound, now)
     if message_id is None:
         raise _Duplicate
     chat.last_customer_message_at = now
     lifecycle.track(session, chat, now)  # close deadline; unanswered since, if with the humans
     result = Received("processed", chat.id, message_id)
-    publish_after_commit(session, chat_event("message", chat))  # live inbox, after commit
+    # For the live inbox, after commit: as the chat is then (the turn may hand it over to the
+    # ORM entity, which the router may assign).
+    publish_after_commit(session, lambda: chat_event("message", chat.current())())
+    _handle(session, rt, chat, contact_id, holds_paused, inbound, flow_id, campaigns, now, result)
+    chat.save(session)
+    return result
+
+
+def _handle(
+    session: Session,
+    rt: Runtime,
+    chat: sql.ChatRow,
+    contact_id: int,
+    holds_paused: bool,
+    inbound: InboundMessage,
+    flow_id: str,
+    campaigns: list[str] | None,
+    now: datetime,
+    result: Received,
+) -> None:
+    conn = session.connection()
     # The customer wrote: the 24-hour window is open, so messages held because the number is
     # paused (held only while business-initiated) may go, first, before the new replies.
     held = (
@@ -187,18 +179,17 @@ def _receive(session: Session, rt: Runtime, inbound: InboundMessage, now: dateti
         if kind == "stop":
             optout.opt_out(session, contact_id, inbound.to, source=inbound.body.strip()[:64])
             result.outbox.append(_reply(conn, chat, optout.CONFIRM_STOP[language], now))
-            return result
+            return
         if optout.is_opted_out(session, contact_id, inbound.to):
             optout.opt_in(session, contact_id, inbound.to)
             result.outbox.append(_reply(conn, chat, optout.CONFIRM_START[language], now))
-            return result
+            return
 
     if chat.status == ChatStatus.BOT:
         _advance_bot(session, rt, chat, inbound, flow_id, campaigns, now, result)
-    return result
 
 
-def _reply(conn: Connection, chat: Chat, text: str, now: datetime) -> int:
+def _reply(conn: Connection, chat: sql.ChatRow, text: str, now: datetime) -> int:
     """One reply of ours (not the flow's) in the outbox; its id."""
     return sql.insert_replies(conn, [sql.reply_row(chat.id, text, now)])[0]
 
@@ -206,7 +197,7 @@ def _reply(conn: Connection, chat: Chat, text: str, now: datetime) -> int:
 def _advance_bot(
     session: Session,
     rt: Runtime,
-    chat: Chat,
+    chat: sql.ChatRow,
     inbound: InboundMessage,
     flow_id: str,
     campaigns: list[str] | None,
@@ -241,9 +232,19 @@ def _advance_bot(
 
 
 def apply_turn(
-    session: Session, rt: Runtime, chat: Chat, turn: fx.Turn, now: datetime, result: Received
+    session: Session,
+    rt: Runtime,
+    chat: Chat | sql.ChatRow,
+    turn: fx.Turn,
+    now: datetime,
+    result: Received,
 ) -> None:
     """Carry out the engine's effects on the chat, and store its new state."""
+    if isinstance(chat, sql.ChatRow) and any(
+        isinstance(effect, (fx.Close, fx.Handoff)) for effect in turn.effects
+    ):
+        # close_chat and the router act on the ORM entity (a few turns in a conversation).
+        chat = chat.as_entity(session)
     state: ChatState = turn.state
     for flow_id, version in {
         (state.flow, state.version),
@@ -278,10 +279,12 @@ def apply_turn(
             if found is not None:
                 chat.campaign_id, chat.customer_id = found[0].id, found[1]
         elif isinstance(effect, fx.Handoff):
+            assert isinstance(chat, Chat)  # as_entity above
             _queue(chat, _campaign_id(session, effect.campaign) if effect.campaign else None, now)
             chat.priority = effect.priority
             chat.tags = list(effect.tags) or None
         elif isinstance(effect, fx.Close):
+            assert isinstance(chat, Chat)  # as_entity above
             replies.extend(sql.insert_replies(conn, rows))  # the replies before it, first
             rows.clear()
             closing = close_chat(
@@ -333,7 +336,7 @@ def _campaign_id(session: Session, slug: str) -> int | None:
     )
 
 
-def _queue(chat: Chat, campaign_id: int | None, now: datetime) -> None:
+def _queue(chat: Chat | sql.ChatRow, campaign_id: int | None, now: datetime) -> None:
     """Hand the chat to the humans' queue; the router (routing/) takes it from there."""
     chat.status = ChatStatus.WAITING_QUEUE
     chat.queued_at = now

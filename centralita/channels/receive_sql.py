@@ -2,9 +2,10 @@
 
 `receive.py` runs for every message a customer sends. The ORM costs a webhook several times
 what the database does (building each `select()`, its cache key, loading entities, the unit
-of work of each flush), so the rows nobody edits afterwards in the transaction go through
-these statements instead: the contact, the inbound message, the bot's replies. The chat
-stays an ORM entity, since the router and the lifecycle act on it.
+of work of each flush), so the rows go through these statements instead: the contact, the
+inbound message, the bot's replies, and the chat itself (`ChatRow`), read with its lock and
+written in one UPDATE of what changed. Closing a chat and handing it to the router act on the
+ORM entity; the few turns that do either load it (`ChatRow.as_entity`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Insert, Table, bindparam, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Insert,
+    Row,
+    Table,
+    bindparam,
+    exists,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from centralita.bot.model import Flow
@@ -23,14 +36,18 @@ from centralita.core.flowstore import record_version
 from centralita.core.models import (
     Author,
     Channel,
+    Chat,
+    ChatStatus,
     Contact,
     Direction,
     Message,
     MessageStatus,
 )
+from centralita.lifecycle import deadlines as lifecycle
 
 _contacts = cast(Table, Contact.__table__)
 _messages = cast(Table, Message.__table__)
+_chats = cast(Table, Chat.__table__)
 
 _CONTACT = select(_contacts.c.id, _contacts.c.profile_name).where(
     _contacts.c.address == bindparam("address")
@@ -70,6 +87,153 @@ _INBOUND = (
 )
 # The replies of one turn in one statement; ids in the order of the rows given.
 _REPLIES: Insert = insert(_messages).returning(_messages.c.id, sort_by_parameter_order=True)
+
+
+# The chat's columns the inbound path reads or sets (the rest are the router's, the close's
+# and the transcript's, which load the entity).
+CHAT_COLUMNS = (
+    "id",
+    "contact_id",
+    "number",
+    "status",
+    "campaign_id",
+    "customer_id",
+    "flow_id",
+    "flow_hash",
+    "bot_state",
+    "wait_deadline",
+    "opened_at",
+    "queued_at",
+    "last_customer_message_at",
+    "agent_id",
+    "priority",
+    "tags",
+    "unanswered_since",
+    "alert_due_at",
+    "reassign_due_at",
+    "close_due_at",
+)
+# The contact's open chat with our number, locked, in one statement: with the contact's
+# stored name, and whether the chat has messages held back because the number was paused
+# (senders.py; rare, so an EXISTS here instead of a query for them on every message).
+_OPEN_CHAT = (
+    select(
+        *(_chats.c[name] for name in CHAT_COLUMNS),
+        _contacts.c.profile_name,
+        exists()
+        .where(
+            _messages.c.chat_id == _chats.c.id,
+            _messages.c.status == MessageStatus.PENDING,
+            _messages.c.hold_reason == "sender_paused",
+        )
+        .correlate(_chats)
+        .label("holds_paused"),
+    )
+    .join(_contacts, _contacts.c.id == _chats.c.contact_id)
+    .where(
+        _contacts.c.address == bindparam("address"),
+        _chats.c.number == bindparam("number"),
+        _chats.c.status != ChatStatus.CLOSED,
+    )
+    .with_for_update(of=_chats)
+)
+_NEW_CHAT = insert(_chats).returning(*(_chats.c[name] for name in CHAT_COLUMNS))
+_UPDATE_CHAT = update(_chats).where(_chats.c.id == bindparam("chat_id_"))
+
+
+class ChatRow:
+    """The chat as the inbound path sees it: its columns as plain attributes, written back in
+    one UPDATE of those that changed (`save`), without the ORM's identity map and unit of
+    work. `as_entity` hands over to the ORM entity when a turn closes the chat or hands it to
+    the router (both act on the entity in this transaction)."""
+
+    id: int
+    contact_id: int
+    number: str
+    status: ChatStatus
+    customer_id: int | None
+    flow_id: str | None
+    flow_hash: str | None
+    bot_state: dict[str, Any] | None
+    wait_deadline: datetime | None
+    opened_at: datetime
+    queued_at: datetime | None
+    last_customer_message_at: datetime | None
+    agent_id: int | None
+    priority: int
+    tags: list[str] | None
+    unanswered_since: datetime | None
+    alert_due_at: datetime | None
+    reassign_due_at: datetime | None
+    close_due_at: datetime | None
+
+    def __init__(self, row: Row[Any]) -> None:
+        values = {name: row._mapping[name] for name in CHAT_COLUMNS}
+        self._loaded = values
+        self._campaign_id: int | None = values["campaign_id"]
+        self.__dict__.update((k, v) for k, v in values.items() if k != "campaign_id")
+        self.entity: Chat | None = None  # once handed over to the ORM
+
+    @property
+    def campaign_id(self) -> int | None:
+        return self._campaign_id
+
+    @campaign_id.setter
+    def campaign_id(self, value: int | None) -> None:
+        if value != self._campaign_id:
+            lifecycle.note_campaign_change(self)  # the close deadline follows the campaign
+        self._campaign_id = value
+
+    def changes(self) -> dict[str, Any]:
+        return {
+            name: getattr(self, name)
+            for name, loaded in self._loaded.items()
+            if getattr(self, name) != loaded
+        }
+
+    def current(self) -> Chat | ChatRow:
+        """The object that holds the chat's state now (for what reads it at the commit)."""
+        return self.entity if self.entity is not None else self
+
+    def as_entity(self, session: Session) -> Chat:
+        """The ORM entity (the row is already locked by this transaction), with this row's
+        changes: from now on the entity is the chat, and the session writes it."""
+        entity = session.get(Chat, self.id)
+        assert entity is not None
+        for name, value in self.changes().items():
+            setattr(entity, name, value)
+        self.entity = entity
+        return entity
+
+    def save(self, session: Session) -> None:
+        """Write what changed (nothing once the entity took over: the session flushes it)."""
+        if self.entity is not None:
+            return
+        changed = self.changes()
+        if changed:
+            session.flush()  # a flow version it now refers to, say, goes first
+            session.connection().execute(_UPDATE_CHAT, {"chat_id_": self.id, **changed})
+
+
+def open_chat(
+    conn: Connection, address: str, number: str
+) -> tuple[ChatRow, str | None, bool] | None:
+    """The contact's open chat with our number, locked; with the contact's stored WhatsApp
+    name and whether the chat holds messages for a paused number."""
+    found = conn.execute(_OPEN_CHAT, {"address": address, "number": number}).first()
+    if found is None:
+        return None
+    return ChatRow(found), found.profile_name, bool(found.holds_paused)
+
+
+def new_chat(conn: Connection, contact_id: int, number: str, now: datetime) -> ChatRow:
+    """A new chat in the bot. A concurrent first message of the same contact makes this
+    raise IntegrityError (one open chat per contact and number): the caller runs again."""
+    row = conn.execute(
+        _NEW_CHAT,
+        {"contact_id": contact_id, "number": number, "status": ChatStatus.BOT, "opened_at": now},
+    ).one()
+    return ChatRow(row)
 
 
 def contact_id(conn: Connection, inbound: InboundMessage) -> int:

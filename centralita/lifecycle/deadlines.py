@@ -15,7 +15,7 @@ finds what is due with an index range scan instead of reading every open chat:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session
@@ -39,12 +39,30 @@ def _campaign_set(target: Chat, value: Any, oldvalue: Any, _initiator: Any) -> N
         setattr(target, _CAMPAIGN_CHANGED, True)
 
 
-def _campaign(session: Session, chat: Chat) -> Campaign | None:
+def note_campaign_change(chat: object) -> None:
+    """For a chat that is not an ORM entity (no attribute events): its campaign changed."""
+    setattr(chat, _CAMPAIGN_CHANGED, True)
+
+
+class TrackedChat(Protocol):
+    """The chat's columns `track` reads and sets: the ORM entity, or the inbound webhook's
+    plain row (channels/receive_sql.py), which calls `note_campaign_change` itself."""
+
+    status: ChatStatus
+    campaign_id: int | None
+    opened_at: datetime
+    close_due_at: datetime | None
+    unanswered_since: datetime | None
+    alert_due_at: datetime | None
+    reassign_due_at: datetime | None
+
+
+def _campaign(session: Session, chat: TrackedChat) -> Campaign | None:
     # session.get: no query when the campaign is already in the session (the bot selected it).
     return session.get(Campaign, chat.campaign_id) if chat.campaign_id is not None else None
 
 
-def close_due(session: Session, chat: Chat) -> datetime:
+def close_due(session: Session, chat: TrackedChat) -> datetime:
     campaign = _campaign(session, chat)
     after = (
         timedelta(seconds=campaign.close_after_seconds)
@@ -54,7 +72,7 @@ def close_due(session: Session, chat: Chat) -> datetime:
     return chat.opened_at + after
 
 
-def track(session: Session, chat: Chat, now: datetime) -> None:
+def track(session: Session, chat: TrackedChat, now: datetime) -> None:
     """After anything that may have changed the chat (a customer message, a bot turn): set the
     close deadline if missing or the campaign changed, and start an unanswered episode if the
     chat is with the humans and none is under way."""
@@ -67,7 +85,7 @@ def track(session: Session, chat: Chat, now: datetime) -> None:
         start_unanswered(session, chat, now)
 
 
-def start_unanswered(session: Session, chat: Chat, since: datetime) -> None:
+def start_unanswered(session: Session, chat: TrackedChat, since: datetime) -> None:
     campaign = _campaign(session, chat)
     alert_after = (
         timedelta(seconds=campaign.alert_after_seconds) if campaign else DEFAULT_ALERT_AFTER

@@ -1,14 +1,21 @@
-"""The inbound message's INSERT is written as text (receive_sql.py): it must still set every
-column the model gives a default, or a new column would silently stay NULL on inbound rows."""
+"""The inbound path's own statements (receive_sql.py): the message's INSERT, written as text,
+must still set every column the model gives a default; the chat as a plain row must write
+what changed and keep the lifecycle's deadlines right."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table
+from sqlalchemy.orm import Session, sessionmaker
 
+from centralita.channels import receive_sql as sql
 from centralita.channels.receive_sql import _INBOUND_COLUMNS
-from centralita.core.models import Message
+from centralita.core.models import Campaign, Channel, Chat, ChatStatus, Contact, Message
+from centralita.lifecycle import deadlines as lifecycle
+
+from .conftest import CUSTOMER, NUMBER
 
 
 def test_the_inbound_insert_sets_every_column_the_model_defaults() -> None:
@@ -17,3 +24,58 @@ def test_the_inbound_insert_sets_every_column_the_model_defaults() -> None:
     assert defaulted <= {*_INBOUND_COLUMNS, "attempts"}, (
         "add the new column to _INBOUND_COLUMNS in centralita/channels/receive_sql.py"
     )
+
+
+def test_the_chat_row_writes_what_changed_and_the_deadline_follows_its_campaign(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The inbound path's chat is a plain row (no ORM events): setting its campaign must still
+    move the close deadline, and `save` must write exactly what changed."""
+    t0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    with sessions.begin() as session:
+        campaign = Campaign(slug="castigada", name="Castigada", close_after_seconds=7200)
+        contact = Contact(address=CUSTOMER, phone=CUSTOMER[9:], channel=Channel.WHATSAPP)
+        session.add_all([campaign, contact])
+        session.flush()
+        campaign_id, contact_id = campaign.id, contact.id
+    with sessions.begin() as session:
+        row = sql.new_chat(session.connection(), contact_id, NUMBER, t0)
+        lifecycle.track(session, row, t0)
+        assert row.close_due_at == t0 + timedelta(hours=24)  # no campaign yet: the default
+        row.save(session)
+    with sessions.begin() as session:
+        found = sql.open_chat(session.connection(), CUSTOMER, NUMBER)
+        assert found is not None
+        row, name, holds_paused = found
+        assert (row.status, name, holds_paused) == (ChatStatus.BOT, None, False)
+        row.campaign_id = campaign_id
+        row.bot_state = {"step": "menu"}
+        lifecycle.track(session, row, t0 + timedelta(minutes=1))
+        assert set(row.changes()) == {"campaign_id", "bot_state", "close_due_at"}
+        row.save(session)
+    with sessions() as session:
+        chat = session.get(Chat, row.id)
+        assert chat is not None
+        assert (chat.campaign_id, chat.bot_state) == (campaign_id, {"step": "menu"})
+        assert chat.close_due_at == t0 + timedelta(hours=2)  # from the opening
+        assert chat.opened_at == t0 and chat.priority == 0
+
+
+def test_a_chat_row_handed_to_the_orm_carries_its_changes(
+    sessions: sessionmaker[Session],
+) -> None:
+    t0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    with sessions.begin() as session:
+        contact = Contact(address=CUSTOMER, phone=CUSTOMER[9:], channel=Channel.WHATSAPP)
+        session.add(contact)
+        session.flush()
+        row = sql.new_chat(session.connection(), contact.id, NUMBER, t0)
+        row.last_customer_message_at = t0
+        entity = row.as_entity(session)
+        assert row.current() is entity and entity.last_customer_message_at == t0
+        entity.status = ChatStatus.WAITING_QUEUE
+        row.save(session)  # nothing: the session writes the entity
+    with sessions() as session:
+        chat = session.get(Chat, row.id)
+        assert chat is not None
+        assert (chat.status, chat.last_customer_message_at) == (ChatStatus.WAITING_QUEUE, t0)
