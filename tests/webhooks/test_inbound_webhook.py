@@ -98,7 +98,24 @@ def test_a_bad_or_missing_signature_gets_403_and_stores_nothing(
 
     forged = compute_signature(AUTH_TOKEN, PUBLIC + MESSAGES, {**params, "Body": "otra"})
     assert post(MESSAGES, params, signature=forged).status_code == 403
+    assert post(MESSAGES, params, signature="firmé").status_code == 403  # not even ASCII
     assert _messages(seeded) == []
+
+
+def test_a_signature_of_the_url_with_its_port_is_accepted_too(
+    post: Poster, seeded: sessionmaker[Session]
+) -> None:
+    # Twilio's back end has signed the URL with the default port (RequestValidator accepts
+    # both forms); the URL as configured is checked first, the other form after.
+    from centralita.channels.twilio_client import compute_signature
+
+    from .conftest import AUTH_TOKEN, PUBLIC
+
+    params = inbound_params("hola")
+    with_port = PUBLIC.replace(".com", ".com:443") + MESSAGES
+    signature = compute_signature(AUTH_TOKEN, with_port, params)
+    assert post(MESSAGES, params, signature=signature).status_code == 200
+    assert len(_messages(seeded)) == 3
 
 
 def test_malformed_parameters_get_400_naming_the_parameter(
