@@ -9,19 +9,21 @@ How it stays correct with many assigners at once (web workers handing off, sweep
 
 - The chat row is locked first (`FOR NO KEY UPDATE`) and must still be `waiting_queue`: two
   assigners of one chat take turns, and the second finds it assigned. Never two agents.
-- Then the chosen agent's row is locked, and their load counted again *after* the lock, in a
-  new statement (READ COMMITTED gives each statement a fresh snapshot; a count in the
-  locking statement itself could miss an assignment committed while it waited). Whoever
-  gives an agent a chat holds that lock until commit, so the count cannot move under us:
-  never over capacity.
+- Then the chosen agent's row is locked. An agent's open chats are a counter on their row,
+  which the database's triggers change with every chat given or taken away
+  (core/open_chats.py), so whoever changes an agent's load writes, and so locks, their row:
+  once we hold it, nobody can, and what we read of it is final until commit. Never over
+  capacity.
 - Agents are locked with `SKIP LOCKED`, best-ranked first: concurrent assigners of one
   campaign each take a different agent (the next best) instead of queueing behind one lock,
   which is both faster and what a fair sequential router would have done. An assigner holds
-  one agent at a time (one no longer a best choice is released before the next is tried),
-  and waits only when every eligible agent is busy, for the best one, holding no agent:
-  lock order is always chat, then agent, so no deadlock.
-- On PostgreSQL the count after the lock and the writes are one guarded statement, sent
-  straight to psycopg (`postgres.py`): the router's hot path, kept off the ORM for speed.
+  one agent at a time, and waits only when every eligible agent is held by others, for the
+  best one, holding no agent: lock order is always chat, then agent, so no deadlock.
+- On PostgreSQL, reading the candidates, ranking them and locking the best free one is one
+  statement, and the writes a second (`postgres.py`, straight on psycopg): the router's hot
+  path, kept off the ORM for speed. The statement ranks on its snapshot and locks only an
+  agent whose row is still the version it ranked, so figures that moved in between (another
+  decision committed meanwhile) are never acted on.
 - SQLite has no row locks: the write transaction (`BEGIN IMMEDIATE`) already excludes every
   other writer, so the first read is final and no lock statements are sent.
 
@@ -72,12 +74,13 @@ from centralita.core.models import (
     user_campaigns,
 )
 from centralita.routing import postgres as pg
-from centralita.routing.policies import Candidate, as_good_as_best, explain, rank
+from centralita.routing.policies import Candidate, explain, rank
 from centralita.routing.presence import STALE_AFTER, why_unavailable
 
 CAP_WINDOW = timedelta(minutes=1)  # the campaign's cap counts the router's chats in this window
-# PostgreSQL: rounds of lock-and-guarded-write for one chat. Each failed round learns figures
-# counted after a lock, so a handful suffice even with many routers at once.
+# PostgreSQL: attempts at one chat. An attempt fails only when every eligible agent was held
+# by other decisions, and the next one first waits for the best of them, so a handful suffice
+# even with many routers at once.
 MAX_ROUNDS = 100
 
 
@@ -159,77 +162,56 @@ def _attempt_postgres(
     """`attempt_assignment` on PostgreSQL, straight on the driver (see `postgres.py`)."""
     session.flush()  # what the caller changed goes first, as the ORM would order it
     cursor = pg.driver(session.connection()).cursor()
-    since = now - CAP_WINDOW
-    query = pg.CHAT_AND_CANDIDATES_SKIP if skip_locked else pg.CHAT_AND_CANDIDATES
-    fresh_since = now - STALE_AFTER
-    rows = cursor.execute(
-        query, {"chat_id": chat_id, "since": since, "fresh_since": fresh_since}
-    ).fetchall()
-    if not rows:
-        if skip_locked and cursor.execute(pg.IS_WAITING, {"chat_id": chat_id}).fetchone():
-            return Outcome.LOCKED, None
-        return Outcome.NOT_WAITING, None
-    campaign_id, policy_name, cap = rows[0][:3]
-    if campaign_id is None:
-        return Outcome.NO_CAMPAIGN, None
-    policy = AssignmentPolicy(policy_name)
-    candidates = {
-        c.agent_id: c
-        for c in (_pg_candidate(row[3:], cap, now) for row in rows if row[3] is not None)
-    }
-    held: int | None = None  # the one agent locked, after the savepoint
-    for _ in range(MAX_ROUNDS):  # each round writes, or learns every figure after a lock
-        ranked = rank(candidates.values(), policy)
-        if not ranked:
-            if held is not None:
-                pg.release(cursor)
+    params = {"chat_id": chat_id, "since": now - CAP_WINDOW, "fresh_since": now - STALE_AFTER}
+    query = pg.DECIDE_SKIP if skip_locked else pg.DECIDE
+    for _ in range(MAX_ROUNDS):  # each round decides, or waits for an agent's lock
+        rows = cursor.execute(query, params).fetchall()
+        if not rows:
+            if skip_locked and cursor.execute(pg.IS_WAITING, {"chat_id": chat_id}).fetchone():
+                return Outcome.LOCKED, None
+            return Outcome.NOT_WAITING, None
+        campaign_id = rows[0][0]
+        if campaign_id is None:
+            return Outcome.NO_CAMPAIGN, None
+        if rows[0][3] is None:  # a campaign nobody serves
             return Outcome.NOBODY, None
-        if (
-            held is None
-            or held not in candidates
-            or not as_good_as_best(candidates[held], ranked, policy)
-        ):
-            if held is not None:  # no longer a best choice: let it go first
-                pg.release(cursor)
-            held = pg.lock_first_free(cursor, [c.agent_id for c in ranked])
-            if held is None:  # every eligible agent is being given a chat: wait for the best
-                held = ranked[0].agent_id
-                pg.lock_wait(cursor, held)
-        chosen = candidates[held]
-        everyone = list(candidates.values())
-        reason = explain(chosen, everyone, policy)
-        entries = [c.log_entry() for c in everyone]
-        rows = cursor.execute(
-            pg.GUARDED_WRITE,
+        policy, cap = AssignmentPolicy(rows[0][1]), rows[0][2]
+        candidates = [_pg_candidate(row[3:13], cap, now) for row in rows]
+        ranked = rank(candidates, policy)
+        picked = next((c for c, row in zip(candidates, rows, strict=True) if row[13]), None)
+        if not ranked:
+            return Outcome.NOBODY, None
+        if picked is None:
+            # Every eligible agent was held by another decision (or changed since this
+            # statement's snapshot): wait for the best one, then decide again.
+            pg.wait_for(cursor, ranked[0].agent_id)
+            continue
+        if not picked.eligible:  # the statement and `_judge` disagree: a bug, say so
+            raise RuntimeError(f"routing chat {chat_id}: picked {picked.email} ({picked.why_not})")
+        # Those ranked above the one locked were held by other decisions, or had just
+        # changed: the log says so rather than show them as simply passed over.
+        passed = {c.agent_id for c in ranked[: ranked.index(picked)]}
+        seen = [replace(c, why_not="busy") if c.agent_id in passed else c for c in candidates]
+        reason = explain(picked, seen, policy)
+        entries = [c.log_entry() for c in seen]
+        written = cursor.execute(
+            pg.WRITE,
             {
-                "since": since,
                 "now": now,
                 "chat_id": chat_id,
-                "agent_id": held,
-                "campaign_id": campaign_id,
+                "agent_id": picked.agent_id,
                 "by_user_id": by.id if by is not None else None,
                 "policy": policy.value,
                 "reason": reason,
                 "candidates": json.dumps(entries),
-                "active": True,
-                "capacity": chosen.capacity,
-                "weight": chosen.weight,
-                "presence": "online",
-                "last_seen_at": chosen.last_seen_at,
-                "last_assigned_at": chosen.last_assigned_at,
-                "open": chosen.open,
-                "recent": chosen.recent,
             },
-        ).fetchall()
-        if rows and rows[0][0] is not None:
-            return Outcome.ASSIGNED, _assigned(
-                session, rows[0][0], chat_id, chosen, now, by, policy, reason, entries
-            )
-        # The agent changed between the ranking and the lock: rank again, everyone counted
-        # after it (`held` stays locked while it is still the best).
-        candidates = {c.agent_id: c for c in (_pg_candidate(row[1:], cap, now) for row in rows)}
-    # Only a bug could get here (a guard that never matches what it was given): fail loudly
-    # rather than spin holding the chat's lock.
+        ).fetchone()
+        assert written is not None  # an INSERT ... VALUES always returns its row
+        return Outcome.ASSIGNED, _assigned(
+            session, written[0], chat_id, picked, now, by, policy, reason, entries
+        )
+    # Only a bug could get here (a pick that never comes although agents are eligible and
+    # nobody holds them for long): fail loudly rather than spin holding the chat's lock.
     raise RuntimeError(f"routing chat {chat_id}: no decision after {MAX_ROUNDS} rounds")
 
 
@@ -237,9 +219,9 @@ def _pg_candidate(row: Sequence[Any], cap: int | None, now: datetime) -> Candida
     (agent_id, email, active, capacity, weight, presence, seen, last, open_, recent) = row
     judged = _judge(
         agent_id, email, active, capacity, weight, presence, pg.utc(seen), pg.utc(last),
-        open_ or 0, recent or 0, cap, now,
+        open_, recent or 0, cap, now,
     )  # fmt: skip
-    if open_ is None and judged.eligible:
+    if recent is None and judged.eligible:
         # Not counted because the database found nobody available: never choose uncounted.
         return replace(judged, why_not="stale")
     return judged

@@ -32,7 +32,9 @@ class Candidate:
     weight: int
     recent: int
     last_assigned_at: datetime | None
-    why_not: str | None  # None: eligible; else offline, away, stale, full, per_minute_cap...
+    # None: eligible; else inactive, offline, away, stale, full, per_minute_cap, or busy (in
+    # the log: eligible, but held by a concurrent decision or changed as it was made)
+    why_not: str | None
     last_seen_at: datetime | None = None  # the heartbeat judged (the guarded write checks it)
 
     @property
@@ -76,20 +78,6 @@ def rank(candidates: Iterable[Candidate], policy: AssignmentPolicy) -> list[Cand
     if policy is AssignmentPolicy.ROUND_ROBIN:
         return sorted(eligible, key=round_robin_key)
     return sorted(eligible, key=least_load_key)
-
-
-def as_good_as_best(
-    candidate: Candidate, ranked: list[Candidate], policy: AssignmentPolicy
-) -> bool:
-    """Whether `candidate` may take the chat in place of `ranked[0]` (the best): itself, or,
-    under least load, an eligible agent with the same load, who differs from the best only in
-    the tie-break (who waited longest). Concurrent routers use it to keep an agent they
-    already hold instead of trading it for one just as loaded; round robin has no such ties."""
-    if not ranked or not candidate.eligible:
-        return False
-    if candidate.agent_id == ranked[0].agent_id:
-        return True
-    return policy is AssignmentPolicy.LEAST_LOAD and candidate.load == ranked[0].load
 
 
 def explain(chosen: Candidate, candidates: Iterable[Candidate], policy: AssignmentPolicy) -> str:

@@ -7,7 +7,7 @@ import random
 from datetime import datetime, timedelta
 
 from centralita.core.models import AssignmentPolicy, ChatStatus
-from centralita.routing.policies import Candidate, as_good_as_best, explain, rank
+from centralita.routing.policies import Candidate, explain, rank
 from tests.routing.conftest import NOW, World
 
 LEAST = AssignmentPolicy.LEAST_LOAD
@@ -146,25 +146,3 @@ def test_unequal_capacities_fill_in_proportion(world: World) -> None:
     for i in range(12):
         world.handoff("cobranza", NOW + timedelta(milliseconds=i))
     assert world.loads() == {"big@example.com": 8, "small@example.com": 4}
-
-
-def test_as_good_as_best_under_least_load_is_an_equal_load() -> None:
-    best = cand(1, open=1, capacity=4, last=NOW - timedelta(hours=1))
-    tied = cand(2, open=2, capacity=8, last=NOW)  # same load, waited less
-    worse = cand(3, open=2, capacity=4)
-    full = cand(4, open=4, capacity=4, why_not="full")
-    ranked = rank([worse, tied, best, full], LEAST)
-    assert ids(ranked) == [1, 2, 3]
-    assert as_good_as_best(best, ranked, LEAST)
-    assert as_good_as_best(tied, ranked, LEAST)
-    assert not as_good_as_best(worse, ranked, LEAST)
-    assert not as_good_as_best(full, ranked, LEAST)
-    assert not as_good_as_best(best, [], LEAST)
-
-
-def test_as_good_as_best_under_round_robin_is_only_the_best() -> None:
-    first = cand(1, last=NOW - timedelta(hours=1))
-    second = cand(2, last=NOW)
-    ranked = rank([second, first], ROBIN)
-    assert as_good_as_best(first, ranked, ROBIN)
-    assert not as_good_as_best(second, ranked, ROBIN)

@@ -1,22 +1,25 @@
-"""The router's PostgreSQL path (routing/postgres.py) when the ranking it read is stale: an
-agent given a chat by someone else between our reading and our lock is counted again after
-the lock, and the chat goes where a router seeing the fresh figures would send it."""
+"""The router's PostgreSQL path (routing/postgres.py) when what it read is no longer true by
+the time it locks an agent: an agent another transaction holds is passed over for the next
+best; one changed since the decision's snapshot too (the `xmin` guard), never given a chat on
+figures that moved; when every eligible agent is held, the router waits for the best and
+decides again with what is true then."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
-import psycopg
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, text, update
+from sqlalchemy.orm import Session
 
 from centralita.core.db import make_engine, session_factory
 from centralita.core.models import Base, Chat, ChatStatus, Presence, User
 from centralita.routing import assign
 from centralita.routing import postgres as pg
 from centralita.routing.assign import Outcome, attempt_assignment
+from centralita.routing.policies import Candidate
 from tests.routing.conftest import NOW, World
 
 
@@ -33,72 +36,110 @@ def pg_world(pg_engine: Engine) -> World:
     return World(session_factory(pg_engine))
 
 
-def _before_lock(
-    monkeypatch: pytest.MonkeyPatch, meanwhile: Callable[[list[int]], None]
-) -> list[list[int]]:
-    """Run `meanwhile` (committed, in its own transaction) just before the router's first
-    agent lock, as a faster concurrent router would; returns the rankings tried."""
-    tried: list[list[int]] = []
-    real = pg.lock_first_free
-
-    def lock_first_free(cursor: psycopg.Cursor[Any], ranked_ids: list[int]) -> int | None:
-        if not tried:
-            meanwhile(ranked_ids)
-        tried.append(list(ranked_ids))
-        return real(cursor, ranked_ids)
-
-    monkeypatch.setattr(pg, "lock_first_free", lock_first_free)
-    return tried
-
-
-def _give(world: World, agent: str, at: datetime = NOW) -> None:
-    """Someone else's router gives `agent` a chat at `at` (and commits)."""
+def _give(session: Session, world: World, agent: str) -> None:
+    """Another router gives `agent` a chat (in the caller's transaction)."""
     chat_id = world.chat("cobranza")
+    session.execute(
+        update(Chat)
+        .where(Chat.id == chat_id)
+        .values(status=ChatStatus.ASSIGNED, agent_id=world.users[agent], assigned_at=NOW)
+    )
+    session.execute(update(User).where(User.id == world.users[agent]).values(last_assigned_at=NOW))
+
+
+def _while_held(
+    world: World, lock: str, chat_id: int, meanwhile: Callable[[Session], None]
+) -> tuple[Outcome, object]:
+    """Route `chat_id` while another transaction holds `lock` (`SELECT ... FOR NO KEY
+    UPDATE`), does `meanwhile` and commits once the router is waiting for it."""
+    outcome: list[tuple[Outcome, object]] = []
+    with world.sessions() as other:
+        other.execute(text(lock))
+        router = threading.Thread(
+            target=lambda: outcome.append(_attempt(world, chat_id)), daemon=True
+        )
+        router.start()
+        _wait_until_blocked(other)
+        meanwhile(other)
+        other.commit()
+    router.join(timeout=30)
+    assert outcome, "the router never finished"
+    return outcome[0]
+
+
+def _attempt(world: World, chat_id: int) -> tuple[Outcome, object]:
     with world.sessions.begin() as session:
-        session.execute(
-            update(Chat)
-            .where(Chat.id == chat_id)
-            .values(status=ChatStatus.ASSIGNED, agent_id=world.users[agent], assigned_at=at)
-        )
-        session.execute(
-            update(User).where(User.id == world.users[agent]).values(last_assigned_at=at)
-        )
+        return attempt_assignment(session, chat_id, NOW)
 
 
-def test_an_agent_filled_meanwhile_is_counted_again_and_passed_over(
-    pg_world: World, monkeypatch: pytest.MonkeyPatch
+def _wait_until_blocked(other: Session) -> None:
+    """Until another backend waits for a lock `other` holds (the router's)."""
+    for _ in range(1000):
+        other.execute(text("SELECT pg_stat_clear_snapshot()"))  # else cached per transaction
+        waiting = other.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+            )
+        ).scalar_one()
+        if waiting:
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError("the router never waited")
+
+
+def test_an_agent_another_decision_holds_is_passed_over_for_the_next_best(
+    pg_world: World,
 ) -> None:
     world = pg_world
     world.campaign("cobranza")
-    world.agent("ana@example.com", "cobranza", capacity=1)  # never had a chat: ranked first
-    world.agent("bea@example.com", "cobranza", capacity=1, last_assigned_at=NOW)
+    world.agent("ana@example.com", "cobranza")  # never had a chat: ranked first
+    world.agent("bea@example.com", "cobranza", last_assigned_at=NOW)
     chat_id = world.chat("cobranza")
-    tried = _before_lock(monkeypatch, lambda _ids: _give(world, "ana@example.com"))
-
-    with world.sessions.begin() as session:
-        outcome, assignment = attempt_assignment(session, chat_id, NOW)
-
+    with world.sessions() as other:  # holds Ana (a router deciding for another chat)
+        other.execute(
+            text("SELECT id FROM users WHERE id = :id FOR NO KEY UPDATE"),
+            {"id": world.users["ana@example.com"]},
+        )
+        outcome, assignment = _attempt(world, chat_id)
     assert outcome is Outcome.ASSIGNED and assignment is not None
-    assert world.email(assignment.agent_id) == "bea@example.com"
-    assert world.loads() == {"ana@example.com": 1, "bea@example.com": 1}  # nobody over
-    ana = world.users["ana@example.com"]
-    assert tried[0][0] == ana  # the stale ranking put Ana first
-    logged = {c["agent"]: c for c in world.log(chat_id)[0].candidates}
-    assert logged["ana@example.com"]["why_not"] == "full"  # the log shows the fresh count
-    assert logged["ana@example.com"]["open"] == 1
+    assert world.email(assignment.agent_id) == "bea@example.com"  # at once, no waiting
+    logged = {c["agent"]: c["why_not"] for c in world.log(chat_id)[0].candidates}
+    assert logged == {"ana@example.com": "busy", "bea@example.com": None}
 
 
-def test_the_only_agent_filled_meanwhile_leaves_the_chat_waiting(
-    pg_world: World, monkeypatch: pytest.MonkeyPatch
+def test_an_agent_changed_after_the_snapshot_is_not_given_a_chat_on_old_figures(
+    pg_world: World,
 ) -> None:
+    """The router's statement waits for the chat's lock with its snapshot already taken;
+    meanwhile Ana is given a chat (1/2, so still eligible, but now more loaded than Bea).
+    Ranked on the old figures Ana would win; her row changed, so Bea gets it."""
     world = pg_world
     world.campaign("cobranza")
-    world.agent("ana@example.com", "cobranza", capacity=1)
+    world.agent("ana@example.com", "cobranza", capacity=2)  # never had a chat: ranked first
+    world.agent("bea@example.com", "cobranza", capacity=2, last_assigned_at=NOW)
     chat_id = world.chat("cobranza")
-    _before_lock(monkeypatch, lambda _ids: _give(world, "ana@example.com"))
+    lock_chat = f"SELECT id FROM chats WHERE id = {chat_id} FOR NO KEY UPDATE"
 
-    with world.sessions.begin() as session:
-        outcome, assignment = attempt_assignment(session, chat_id, NOW)
+    outcome, _ = _while_held(
+        world, lock_chat, chat_id, lambda s: _give(s, world, "ana@example.com")
+    )
+
+    assert outcome is Outcome.ASSIGNED
+    assert world.chat_row(chat_id).agent_id == world.users["bea@example.com"]
+    assert world.loads() == {"ana@example.com": 1, "bea@example.com": 1}
+
+
+def test_the_only_agent_filled_while_held_leaves_the_chat_waiting(pg_world: World) -> None:
+    world = pg_world
+    world.campaign("cobranza")
+    ana = world.agent("ana@example.com", "cobranza", capacity=1)
+    chat_id = world.chat("cobranza")
+    lock_ana = f"SELECT id FROM users WHERE id = {ana} FOR NO KEY UPDATE"
+
+    outcome, assignment = _while_held(
+        world, lock_ana, chat_id, lambda s: _give(s, world, "ana@example.com")
+    )
 
     assert (outcome, assignment) == (Outcome.NOBODY, None)
     assert world.status(chat_id) == ChatStatus.WAITING_QUEUE
@@ -106,61 +147,45 @@ def test_the_only_agent_filled_meanwhile_leaves_the_chat_waiting(
     assert world.log(chat_id) == []
 
 
-def test_an_agent_who_went_offline_meanwhile_gets_nothing(
-    pg_world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_only_agent_gone_offline_while_held_gets_nothing(pg_world: World) -> None:
     world = pg_world
     world.campaign("cobranza")
-    world.agent("ana@example.com", "cobranza")
-    world.agent("bea@example.com", "cobranza", last_assigned_at=NOW)
+    ana = world.agent("ana@example.com", "cobranza")
     chat_id = world.chat("cobranza")
+    lock_ana = f"SELECT id FROM users WHERE id = {ana} FOR NO KEY UPDATE"
 
-    def offline(_ids: list[int]) -> None:
-        with world.sessions.begin() as session:
-            session.execute(
-                update(User)
-                .where(User.id == world.users["ana@example.com"])
-                .values(presence="offline")
-            )
+    def offline(session: Session) -> None:
+        session.execute(update(User).where(User.id == ana).values(presence="offline"))
 
-    _before_lock(monkeypatch, offline)
-    assert world.assign(chat_id) is not None
-    assert world.chat_row(chat_id).agent_id == world.users["bea@example.com"]
+    outcome, _ = _while_held(world, lock_ana, chat_id, offline)
+
+    assert outcome is Outcome.NOBODY
+    assert world.status(chat_id) == ChatStatus.WAITING_QUEUE
 
 
-def test_a_held_agent_still_as_loaded_as_the_best_keeps_the_chat(
-    pg_world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Least load: Ana, locked, received a chat meanwhile (1/4) but Bea and Caro are at 1/4
-    too: Ana is as good as the best and keeps this one, rather than being traded (a tie
-    differs only in who waited longest)."""
+def test_the_only_agent_held_and_released_unchanged_gets_the_chat(pg_world: World) -> None:
     world = pg_world
     world.campaign("cobranza")
-    for name in ("bea", "caro"):  # 1/4 each, their last chat ten minutes ago
-        world.agent(f"{name}@example.com", "cobranza", capacity=4)
-        _give(world, f"{name}@example.com", NOW - timedelta(minutes=10))
-    world.agent("ana@example.com", "cobranza", capacity=4)  # 0/4: ranked first
+    ana = world.agent("ana@example.com", "cobranza")
     chat_id = world.chat("cobranza")
-    tried = _before_lock(monkeypatch, lambda _ids: _give(world, "ana@example.com"))
+    lock_ana = f"SELECT id FROM users WHERE id = {ana} FOR NO KEY UPDATE"
 
-    assignment = world.assign(chat_id)
+    outcome, _ = _while_held(world, lock_ana, chat_id, lambda _s: None)
 
-    assert assignment is not None
-    assert world.email(assignment.agent_id) == "ana@example.com"
-    assert len(tried) == 1  # one lock: Ana was not traded for an equally loaded agent
-    assert world.loads() == {"bea@example.com": 1, "caro@example.com": 1, "ana@example.com": 2}
+    assert outcome is Outcome.ASSIGNED
+    assert world.chat_row(chat_id).agent_id == ana
 
 
-def test_a_guard_that_never_matches_fails_loudly_instead_of_spinning(
+def test_a_pick_that_never_comes_fails_loudly_instead_of_spinning(
     pg_world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = pg_world
     world.campaign("cobranza")
     world.agent("ana@example.com", "cobranza")
     chat_id = world.chat("cobranza")
-    broken = pg.GUARDED_WRITE.replace("WHERE f.active", "WHERE false AND f.active")
-    assert broken != pg.GUARDED_WRITE
-    monkeypatch.setattr(pg, "GUARDED_WRITE", broken)
+    broken = pg.DECIDE.replace("WHERE c.recent IS NOT NULL", "WHERE false")
+    assert broken != pg.DECIDE
+    monkeypatch.setattr(pg, "DECIDE", broken)
     monkeypatch.setattr(assign, "MAX_ROUNDS", 3)
 
     with pytest.raises(RuntimeError, match="no decision after 3 rounds"):
@@ -168,6 +193,34 @@ def test_a_guard_that_never_matches_fails_loudly_instead_of_spinning(
 
     assert world.status(chat_id) == ChatStatus.WAITING_QUEUE
     assert world.log(chat_id) == []
+
+
+def test_the_statement_ranks_as_the_policies_do(pg_world: World) -> None:
+    """The ORDER BY in SQL mirrors `policies.rank`: with nobody held, the agent the statement
+    locks is the Python ranking's first, loads, weights and waits all considered."""
+    world = pg_world
+    world.campaign("cobranza")
+    world.agent("a@example.com", "cobranza", capacity=3, last_assigned_at=NOW)
+    world.agent("b@example.com", "cobranza", capacity=6, weight=2, last_assigned_at=NOW)
+    world.agent("c@example.com", "cobranza", capacity=4, last_assigned_at=NOW - timedelta(1))
+    seen: list[list[Candidate]] = []
+    real = assign.rank
+
+    def spy(candidates: object, policy: object) -> list[Candidate]:
+        ranked = real(candidates, policy)  # type: ignore[arg-type]
+        seen.append(ranked)
+        return ranked
+
+    for _ in range(9):
+        chat_id = world.chat("cobranza")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(assign, "rank", spy)
+            assignment = world.assign(chat_id)
+        assert assignment is not None
+        assert assignment.agent_id == seen[-1][0].agent_id
+    assert world.loads() == {"a@example.com": 2, "b@example.com": 5, "c@example.com": 2}
+    with world.sessions() as session:
+        assert session.scalars(select(User.open_chats).order_by(User.id)).all() == [2, 5, 2]
 
 
 def test_loads_are_logged_for_everyone_and_counted_only_when_someone_is_available(
