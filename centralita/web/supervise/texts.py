@@ -32,6 +32,8 @@ PRESENCE = {
     "offline": "Desconectado",
     "stale": "Sin señal",
     "full": "Sin cupo",
+    # In the assignment log: eligible, but held by a concurrent decision as this one was made.
+    "busy": "Ocupado en otra asignación",
 }
 ASSIGNMENT_KIND = {
     "assign": "Asignación automática",
@@ -156,6 +158,7 @@ add_translations(
         "Desconectado": "Offline",
         "Sin señal": "No heartbeat",
         "Sin cupo": "At capacity",
+        "Ocupado en otra asignación": "Busy in another assignment",
         "Asignación automática": "Automatic assignment",
         "Reasignación": "Reassignment",
         "Asignación manual": "Manual assignment",
