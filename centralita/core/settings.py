@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import overload
+from typing import TYPE_CHECKING, overload
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import phonenumbers
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/centralita.db"
 DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:5000"
@@ -140,6 +141,11 @@ def database_url_from_env(environ: Mapping[str, str] | None = None) -> str:
     env = _Env(os.environ if environ is None else environ)
     raw = env.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     fix = "Use sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DBNAME"
+    # Imported here, not at the top: the process that parses a customer file in parallel
+    # (customers/parallel.py) reads the phone region from here and needs no SQLAlchemy.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         url = make_url(raw)
     except ArgumentError:

@@ -31,24 +31,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from itertools import repeat
-from operator import itemgetter
 from typing import Any
 
 import psycopg
 from sqlalchemy import Connection, Engine, text
 
 from centralita.core.models import Customer, utcnow
+from centralita.customers.encoding import SqlitePayload, encode_copy, encode_sqlite
 from centralita.customers.parallel import (
     SEPARATOR,
-    can_start_a_process,
+    Encode,
     encoded_batches,
     encoded_batches_elsewhere,
 )
 from centralita.customers.parsing import (
     DEFAULT_BATCH_ROWS,
     CustomerParser,
-    CustomerRow,
     Rejected,
     RowWarning,
 )
@@ -146,11 +144,11 @@ def import_customers(
             hooks.rejected(row)
 
     campaign_id = pipeline.start()
-    elsewhere = parallel and can_start_a_process()
-    batches = encoded_batches_elsewhere if elsewhere else encoded_batches
+    batches = encoded_batches_elsewhere if parallel else encoded_batches
     try:
         accepted = 0
-        encoded = batches(parser, writer_class.encode, campaign_id, pipeline.now, batch_rows)
+        stamp = writer_class.stamp(pipeline.now)
+        encoded = batches(parser, writer_class.encode, campaign_id, stamp, batch_rows)
         for index, batch in enumerate(encoded):
             counts.read += batch.read
             counts.warnings += len(batch.warnings)
@@ -201,10 +199,13 @@ class _Writer:
         self.campaign_id = 0
         self.raw: Any = None  # the driver's connection (psycopg or sqlite3), once begun
 
+    # The batch as this database wants it (run where the parsing runs: `encoding.py`).
+    encode: Encode
+
     @staticmethod
-    def encode(rows: list[CustomerRow], campaign_id: int, now: datetime) -> Any:
-        """The batch as this database wants it (run in the parsing thread)."""
-        raise NotImplementedError
+    def stamp(now: datetime) -> Any:
+        """The import's time as `encode` writes it (SQLite: as SQLAlchemy stores it)."""
+        return now
 
     def begin(self, slug: str) -> int:
         raise NotImplementedError
@@ -342,16 +343,6 @@ class _Pipeline:
 
 # -- PostgreSQL --------------------------------------------------------------------------------
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_COPY_NULL = "\\N"
-
-
-def _needs_escaping(values: Sequence[str]) -> bool:
-    """Whether any value holds a character COPY's text format escapes (one scan in C)."""
-    joined = "".join(values)
-    return "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined
-
-
 _PG_SETUP = """
 CREATE TEMPORARY TABLE import_batch (
     line integer NOT NULL,
@@ -430,34 +421,7 @@ class _PostgresWriter(_Writer):
     # Parsing goes on while a merge runs: enough room for the batches of the next merge.
     queue_batches = PG_MERGE_ROWS // DEFAULT_BATCH_ROWS + 1
 
-    @staticmethod
-    def encode(rows: list[CustomerRow], campaign_id: int, now: datetime) -> tuple[int, bytes]:
-        """COPY's text format: tab-separated, `\\N` for NULL, backslash escapes. Built column
-        by column (`map` and `%` formatting run in C); documents (letters and digits) and
-        phones (E.164) never need escaping, names and extras only when some value does."""
-        if not rows:
-            return 0, b""
-        columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
-        lines, documents, kinds, names, phones, extras = columns[:6]
-        null = _COPY_NULL
-        if _needs_escaping([kind for kind in kinds if kind]):
-            kinds = [kind and kind.translate(_COPY_ESCAPES) for kind in kinds]
-        kinds = [null if kind is None else kind for kind in kinds]
-        if _needs_escaping(names):
-            names = [name.translate(_COPY_ESCAPES) for name in names]
-        phones = [phone or null for phone in phones]
-        if "\\" in "".join(extras):  # JSON escapes the other characters itself
-            extras = [extra.replace("\\", "\\\\") for extra in extras]
-        data = "".join(
-            map(
-                "%d\t%s\t%s\t%s\t%s\t%s\n".__mod__,
-                zip(lines, documents, kinds, names, phones, extras, strict=True),
-            )
-        )
-        if "\x00" in data or "u0000" in data:
-            # PostgreSQL text and jsonb cannot hold NUL: drop it (a stray byte, never data).
-            data = data.replace("\x00", "").replace("\\\\u0000", "")
-        return len(rows), data.encode("utf-8")
+    encode = staticmethod(encode_copy)
 
     def begin(self, slug: str) -> int:
         # One import per campaign at a time: the second waits for the first to commit.
@@ -551,12 +515,6 @@ WHERE campaign_id = ? AND retired_at IS NULL
 _SQLITE_CACHE_KIB = 32 * 1024
 
 
-@dataclass
-class _SqlitePayload:
-    seen: list[tuple[str, int]]
-    merge: list[tuple[Any, ...]]
-
-
 def _sqlite_processors() -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
     """SQLAlchemy's own conversions for customers.extra and timestamps on SQLite, so rows
     written here read back exactly like rows written through the models."""
@@ -570,38 +528,13 @@ def _sqlite_processors() -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
     return extra, moment
 
 
-_by_document = itemgetter(1, 0)  # CustomerRow: (document, line)
-
-
 class _SqliteWriter(_Writer):
+    encode = staticmethod(encode_sqlite)
+
     @staticmethod
-    def encode(rows: list[CustomerRow], campaign_id: int, now: datetime) -> _SqlitePayload:
+    def stamp(now: datetime) -> Any:
         _, to_time = _sqlite_processors()
-        stamp = to_time(now)
-        # In document order (then line order, so a document's first row still comes first):
-        # the customers indexes and import_seen are B-trees keyed by document, and sorted
-        # keys touch each page once per batch instead of once per row, in a page cache far
-        # smaller than the indexes of a million customers.
-        rows = sorted(rows, key=_by_document)
-        if not rows:
-            return _SqlitePayload(seen=[], merge=[])
-        lines, documents, kinds, names, phones, extras, _ = zip(*rows, strict=True)
-        return _SqlitePayload(
-            seen=list(zip(documents, lines, strict=True)),
-            # extra: json.dumps's format, as SQLAlchemy writes it.
-            merge=list(
-                zip(
-                    repeat(campaign_id),
-                    documents,
-                    kinds,
-                    names,
-                    phones,
-                    extras,
-                    repeat(stamp),
-                    repeat(stamp),
-                )
-            ),
-        )
+        return to_time(now)
 
     def begin(self, slug: str) -> int:
         self.conn.begin()  # BEGIN IMMEDIATE (core/db.py): the write lock, before any raw use
@@ -622,7 +555,7 @@ class _SqliteWriter(_Writer):
         )
         return int(cursor.fetchone()[0])
 
-    def write(self, index: int, payload: _SqlitePayload) -> list[Answer]:
+    def write(self, index: int, payload: SqlitePayload) -> list[Answer]:
         cursor = self.raw.cursor()
         cursor.executemany(_SQLITE_SEEN, payload.seen)
         merge: Sequence[tuple[Any, ...]] = payload.merge

@@ -1,31 +1,33 @@
 """A customer file's batches, parsed and encoded for the database: in this process, or in a
 child process (opt-in: `import_customers(..., parallel=True)`, the benchmark's `--parallel`).
 
-Why a process: parsing is pure Python (about 15 µs a row), and so is much of the writing
+Why a process: parsing is pure Python (about 10 µs a row), and so is much of the writing
 (SQLite's inserts run in this process and need the GIL for every row's parameters), so the
 two threads of `importer.py` took turns on one core. A child process parses and encodes on
 another core while this one writes; what crosses between them is each batch's encoded
 payload (COPY text as bytes for PostgreSQL, parameter tuples for SQLite), its rejected rows
-and warnings, and the rows' cells for duplicate reports. The pipe holds a batch or two:
-memory stays flat, the child waits when the writer is behind.
+and warnings, and the rows' cells for duplicate reports, pickled through a pipe. The pipe
+holds a batch or two: memory stays flat, the child waits when the writer is behind.
 
-The child opens the file again by its path, so the result is the same batches, in the same
-order, as parsing here would give (tests/customers/test_import.py checks both ways).
+The child is a lean interpreter (`python -m centralita.customers.parallel`), not a
+multiprocessing one: multiprocessing's spawn imports the parent's main module again (the
+CLI, with SQLAlchemy, Flask and the models: over 100 MB), where parsing needs only
+`sources`, `parsing`, `phones` and `encoding` (about 25 MB). It opens the file again by
+its path, so the result is the same batches, in the same order, as parsing here would give
+(tests/customers/test_import.py checks both ways).
 
-Why opt-in: it pays only where a core is free. On the 2-core development machine, shared
-with other work, it was no faster, and the second interpreter (about 120 MB at its peak, with
-phonenumbers' metadata) would take the import past its 200 MB memory budget. Starting it
-costs about half a second (spawn: the interpreter and these modules, imported afresh; the
-parent's main module must be import-safe, as every entry point of the project is).
+Why opt-in: it pays only where a core is free (on a machine with two, PostgreSQL's server
+needs the other one).
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
+import os
+import pickle
+import subprocess
+import sys
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
-from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from centralita.customers.parsing import CustomerParser, CustomerRow, Rejected, RowWarning
@@ -33,12 +35,18 @@ from centralita.customers.phones import E164Phones
 from centralita.customers.sources import open_source
 from centralita.customers.values import Cell, cell_text
 
+# Rows per batch in the child at most: a batch in the making (cells, rows, payload, its pickle)
+# is most of the child's memory, about 4 KB a row at its peak, and the two processes share
+# the import's memory budget.
+CHILD_BATCH_ROWS = 5_000
+
 # Separates a row's cells while it waits for the writer's verdict: the ASCII unit separator,
 # which no one types in a spreadsheet.
 SEPARATOR = "\x1f"
 
-# The batch as the database wants it (from the writer class, run where the parsing runs).
-Encode = Callable[[list[CustomerRow], int, datetime], Any]
+# The batch as the database wants it (`encoding.py`; run where the parsing runs): rows, the
+# campaign's id and the import's time as the writer wants it.
+Encode = Callable[[list[CustomerRow], int, Any], Any]
 
 
 class Encoded(NamedTuple):
@@ -60,48 +68,48 @@ def joined(cells: Sequence[Cell]) -> str:
 
 
 def encoded_batches(
-    parser: CustomerParser, encode: Encode, campaign_id: int, now: datetime, batch_rows: int
+    parser: CustomerParser, encode: Encode, campaign_id: int, stamp: Any, batch_rows: int
 ) -> Iterator[Encoded]:
     """The parser's batches, encoded, in this process."""
     for batch in parser.batches(batch_rows):
-        yield Encoded(
+        # The parsed rows are dropped once encoded (only their joined cells are kept): the
+        # caller may hold this batch while the next one is parsed.
+        rows, batch.rows = batch.rows, []
+        encoded = Encoded(
             batch.read,
             batch.warnings,
             batch.rejected,
-            encode(batch.rows, campaign_id, now),
-            [(row.line, joined(row.cells)) for row in batch.rows],
+            encode(rows, campaign_id, stamp),
+            [(row.line, joined(row.cells)) for row in rows],
             batch.position,
         )
-
-
-def can_start_a_process() -> bool:
-    """Daemonic processes (some job runners' workers) may not start children."""
-    return not multiprocessing.current_process().daemon
+        del rows
+        yield encoded
 
 
 def encoded_batches_elsewhere(
-    parser: CustomerParser, encode: Encode, campaign_id: int, now: datetime, batch_rows: int
+    parser: CustomerParser, encode: Encode, campaign_id: int, stamp: Any, batch_rows: int
 ) -> Iterator[Encoded]:
     """The same batches as `encoded_batches`, parsed in a child process. Errors there (a file
     that breaks off midway) are raised here, as they would be in this process."""
-    context = multiprocessing.get_context("spawn")  # never fork a process with threads
-    ours, theirs = context.Pipe(duplex=False)
-    child = context.Process(
-        target=_child,
-        args=(theirs, parser.source.path, parser.phones.region, encode, campaign_id, now),
-        kwargs={"batch_rows": batch_rows},
-        name="customer-import-parser",
-        daemon=True,
+    child = subprocess.Popen(
+        [sys.executable, "-m", "centralita.customers.parallel"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
     )
-    child.start()
-    theirs.close()
+    assert child.stdin is not None and child.stdout is not None
     try:
+        rows = min(batch_rows, CHILD_BATCH_ROWS)
+        job = (parser.source.path, parser.phones.region, encode, campaign_id, stamp, rows)
+        with child.stdin:
+            pickle.dump(job, child.stdin)
         while True:
             try:
-                kind, value = ours.recv()
+                kind, value = pickle.load(child.stdout)
             except EOFError:
+                child.wait()
                 raise RuntimeError(
-                    f"the parsing process ended unexpectedly (exit code {child.exitcode})"
+                    f"the parsing process ended unexpectedly (exit code {child.returncode})"
                 ) from None
             if kind == "batch":
                 yield value
@@ -110,32 +118,38 @@ def encoded_batches_elsewhere(
             else:
                 return
     finally:
-        if child.is_alive():  # the import stopped early (an error, the writer refused)
-            child.terminate()
-        child.join()
-        ours.close()
+        if child.poll() is None:  # the import stopped early (an error, the writer refused)
+            child.kill()
+        child.wait()
+        child.stdout.close()
 
 
-def _child(
-    conn: Connection,
-    path: Path,
-    region: str,
-    encode: Encode,
-    campaign_id: int,
-    now: datetime,
-    *,
-    batch_rows: int,
-) -> None:
+def _child() -> None:
+    """The child's side: the job from stdin, batches to stdout (pickled), then "done"."""
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    sys.stdout = sys.stderr  # a stray print must not garble the batches
     try:
+        path, region, encode, campaign_id, stamp, batch_rows = pickle.load(sys.stdin.buffer)
         with open_source(path) as source:
             parser = CustomerParser(source, E164Phones(region))
-            for batch in encoded_batches(parser, encode, campaign_id, now, batch_rows):
-                conn.send(("batch", batch))
-        conn.send(("done", None))
+            for batch in encoded_batches(parser, encode, campaign_id, stamp, batch_rows):
+                pickle.dump(("batch", batch), out, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(("done", None), out)
+    except BrokenPipeError:
+        return  # the parent stopped reading: the import is over
     except BaseException as exc:  # noqa: BLE001  (the process's boundary: handed to the parent)
         try:
-            conn.send(("error", exc))
+            pickle.dump(("error", exc), out)
         except Exception:  # noqa: BLE001  (an exception that cannot be pickled)
-            conn.send(("error", RuntimeError(f"parsing failed: {exc!r}")))
+            pickle.dump(("error", RuntimeError(f"parsing failed: {exc!r}")), out)
     finally:
-        conn.close()
+        with contextlib.suppress(BrokenPipeError):
+            out.close()
+
+
+if __name__ == "__main__":
+    # Through the module's own name: what the child pickles (Encoded, ...) must be
+    # `centralita.customers.parallel.X` for the parent, not `__main__.X`.
+    from centralita.customers.parallel import _child as child
+
+    child()

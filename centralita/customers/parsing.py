@@ -253,9 +253,11 @@ class CustomerParser:
             if batch.read >= size:
                 self._customers(batch, lines, documents, kept)
                 batch.position = self.source.progress()
+                # Let go of this batch's lists before the caller gets it: it may keep the
+                # batch (or what it encodes of it) while the next one is read.
+                lines, documents, kept = [], [], []
                 yield batch
                 batch = ParsedBatch()
-                lines, documents, kept = [], [], []
         self._customers(batch, lines, documents, kept)
         batch.position = self.source.progress()
         if batch.read:

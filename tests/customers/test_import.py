@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -320,3 +322,14 @@ def test_a_file_that_breaks_midway_in_the_child_process(
     with pytest.raises(UnusableFile, match="field larger than field limit"):
         run(engine, write_file(text), ImportMode.REPLACE, batch_rows=5, parallel=True)
     assert set(customers_of(sessions)) == {"1012345678", "22222", "33333"}
+
+
+def test_the_parsing_process_imports_no_database_library() -> None:
+    # Its memory adds to the import's (200 MB budget for a million rows): parsing needs
+    # neither SQLAlchemy, psycopg nor the web app.
+    code = (
+        "import sys, centralita.customers.parallel, centralita.customers.encoding; "
+        "print(sorted(m for m in ('sqlalchemy', 'psycopg', 'flask') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
