@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask.testing import FlaskClient
@@ -102,6 +103,14 @@ def test_agents_board_shows_presence_load_and_time_connected_today(
 ) -> None:
     now = utcnow()
     with web_rt.sessions.begin() as session:
+        # "Today" is the viewer's campaign's day: give the campaign a zone where the last
+        # hour is all today, whatever time the suite runs at (in Bogotá the hour after
+        # midnight would clip the session below).
+        session.execute(
+            update(Campaign)
+            .where(Campaign.id == world.campaigns["a"])
+            .values(timezone=_zone_past_one_in_the_morning(now))
+        )
         # Ana: signed in 50 minutes ago, last active 20 minutes ago and expired: 30 minutes.
         session.add(
             WebSession(
@@ -123,6 +132,14 @@ def test_agents_board_shows_presence_load_and_time_connected_today(
     alba = board.split('data-agent="alba@x.co"')[1].split("</tr>")[0]
     assert "Ausente" in alba and "0/5" in alba
     assert "beto@x.co" not in board  # another campaign's agent
+
+
+def _zone_past_one_in_the_morning(now: datetime) -> str:
+    """Bogotá, unless it is before 1 a.m. there; then Madrid (6-7 hours ahead)."""
+    for name in ("America/Bogota", "Europe/Madrid"):
+        if now.astimezone(ZoneInfo(name)).time() >= time(1):
+            return name
+    raise AssertionError("unreachable: the two zones are hours apart")
 
 
 def test_stale_agents_show_as_without_heartbeat(
