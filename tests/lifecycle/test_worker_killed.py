@@ -76,11 +76,20 @@ def test_a_worker_killed_mid_close_leaves_nothing_lost(
         "TWILIO_API_BASE_URL": silent_twilio,
     }
     command = [str(Path(sys.executable).parent / "centralita"), "worker", "--sweep-every", "1"]
-    worker = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # Its own process group: RQ runs each job in a forked work horse, and killing the group
+    # kills both (as a container's or a machine's death would) instead of leaving the horse
+    # behind, orphaned, holding its Redis locks after the test.
+    worker = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         closing = _wait_for_claimed_closing_message(center, chat_id, worker)
     finally:
-        os.kill(worker.pid, signal.SIGKILL)  # in the middle of sending the closing message
+        os.killpg(worker.pid, signal.SIGKILL)  # in the middle of sending the closing message
         worker.wait(timeout=10)
 
     # The close is committed; the closing message is claimed by a dead job; no PDF yet.
