@@ -5,13 +5,15 @@ Spanish headers with accents, phones written in several ways, amounts and dates 
 American way, about 1% bad rows: missing or malformed documents, duplicates, bad phones),
 then imports it into PostgreSQL (a database created for the run and dropped after) and SQLite
 (a file in the temporary folder), each import in a child process so its peak memory is its
-own (plus, with `--parallel`, that of the process the import starts to parse the file: both
-are counted, and the peak is the sum of the two peaks). Two imports per database:
+own (plus that of the process the import starts to parse a large file, `customers/
+parallel.py`, as `centralita customers import` does by default on a machine with two cores:
+both are counted, and the peak is the sum of the two peaks). Two imports per database:
 
 - first: the file into an empty campaign (`--mode upsert`): every row inserted;
 - again: the same file again with `--mode replace`: every row compared, none written.
 
-    python -m benchmarks.import [--rows 1000000] [--databases postgresql,sqlite] [--parallel]
+    python -m benchmarks.import [--rows 1000000] [--databases postgresql,sqlite]
+        [--parsing auto|here|child]   # auto: as the CLI decides; here/child: force one way
 
 Targets (issue 4): ≥ 150,000 rows/s on PostgreSQL and ≥ 80,000 on SQLite for the first
 import; peak memory under 200 MB.
@@ -135,7 +137,7 @@ def generate(path: Path, rows: int, seed: int = 4) -> dict[str, int]:
 # -- one import, in a child process ------------------------------------------------------------
 
 
-def child(url: str, path: str, mode: str, parallel: bool) -> None:
+def child(url: str, path: str, mode: str, parallel: bool | None) -> None:
     """Import the file like `centralita customers import` does; print figures as JSON."""
     from centralita.customers.importer import ImportMode, import_customers
     from centralita.customers.parsing import CustomerParser
@@ -153,8 +155,8 @@ def child(url: str, path: str, mode: str, parallel: bool) -> None:
         )
     elapsed = time.perf_counter() - started
     engine.dispose()
-    # With --parallel the file is parsed in a child process of this one (customers/
-    # parallel.py): its CPU counts as the client's too, and its peak memory adds to ours.
+    # A large file is parsed in a child process of this one (customers/parallel.py): its
+    # CPU counts as the client's too, and its peak memory adds to ours.
     parser_usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(
         json.dumps(
@@ -215,9 +217,13 @@ class Result:
         return self.counts["read"] / self.seconds
 
 
-def run_child(url: str, path: Path, mode: str, parallel: bool) -> tuple[dict[str, Any], float]:
+# --parsing: the `parallel` argument of import_customers (None: it decides).
+PARSING: dict[str, bool | None] = {"auto": None, "here": False, "child": True}
+
+
+def run_child(url: str, path: Path, mode: str, parsing: str) -> tuple[dict[str, Any], float]:
     command = [sys.executable, "-m", "benchmarks.import", "--child", url, str(path), mode]
-    command += ["--parallel"] if parallel else []
+    command += ["--parsing", parsing]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     output = process.stdout.read()
@@ -239,11 +245,11 @@ def prepare(url: str) -> None:
     engine.dispose()
 
 
-def bench_database(name: str, url: str, path: Path, parallel: bool) -> list[Result]:
+def bench_database(name: str, url: str, path: Path, parsing: str) -> list[Result]:
     prepare(url)
     results = []
     for scenario, mode in (("first import (upsert)", "upsert"), ("same file (replace)", "replace")):
-        figures, peak = run_child(url, path, mode, parallel)
+        figures, peak = run_child(url, path, mode, parsing)
         results.append(
             Result(name, scenario, figures["seconds"], figures["cpu"], peak, figures["counts"])
         )
@@ -270,15 +276,17 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--databases", default="postgresql,sqlite")
     parser.add_argument(
-        "--parallel",
-        action="store_true",
-        help="parse in a child process of the import (import_customers(parallel=True))",
+        "--parsing",
+        choices=sorted(PARSING),
+        default="auto",
+        help="where the file is parsed: as the CLI decides (a large file in a child process "
+        "when there is a second core), here (in the importing process) or in a child",
     )
     parser.add_argument("--child", nargs=3, metavar=("URL", "FILE", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         url, file, mode = args.child
-        child(url, file, mode, parallel=args.parallel)
+        child(url, file, mode, parallel=PARSING[args.parsing])
         return
     databases = [d.strip() for d in args.databases.split(",") if d.strip()]
     with tempfile.TemporaryDirectory(prefix="centralita-import-") as folder:
@@ -296,16 +304,16 @@ def main() -> None:
             if name == "postgresql":
                 url, drop = postgres_database()
                 try:
-                    results += bench_database(name, url, path, args.parallel)
+                    results += bench_database(name, url, path, args.parsing)
                 finally:
                     drop()
             elif name == "sqlite":
                 results += bench_database(
-                    name, f"sqlite:///{Path(folder) / 'bench.db'}", path, args.parallel
+                    name, f"sqlite:///{Path(folder) / 'bench.db'}", path, args.parsing
                 )
             else:
                 raise SystemExit(f"unknown database {name!r}: postgresql or sqlite")
-    report(results)
+    report(results, args.parsing)
 
 
 def reference_ms() -> float:
@@ -320,12 +328,13 @@ def reference_ms() -> float:
     return best * 1000
 
 
-def report(results: list[Result]) -> None:
+def report(results: list[Result], parsing: str) -> None:
     print()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, {platform.system()} {platform.release()}; "
-        f"load average {os.getloadavg()[0]:.2f}; sum(range(10**6)) in {reference_ms():.1f} ms"
+        f"load average {os.getloadavg()[0]:.2f}; sum(range(10**6)) in {reference_ms():.1f} ms; "
+        f"parsing: {parsing}"
     )
     print(
         f"{'database':10s} {'import':22s} {'rows':>9s} {'seconds':>8s} {'rows/s':>9s} "

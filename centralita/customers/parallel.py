@@ -1,5 +1,6 @@
 """A customer file's batches, parsed and encoded for the database: in this process, or in a
-child process (opt-in: `import_customers(..., parallel=True)`, the benchmark's `--parallel`).
+child process (`import_customers(..., parallel=True)`; by default for files from 8 MB on a
+machine with a second core: `importer.wants_parallel`).
 
 Why a process: parsing is pure Python (about 10 µs a row), and so is much of the writing
 (SQLite's inserts run in this process and need the GIL for every row's parameters), so the
@@ -16,8 +17,9 @@ CLI, with SQLAlchemy, Flask and the models: over 100 MB), where parsing needs on
 its path, so the result is the same batches, in the same order, as parsing here would give
 (tests/customers/test_import.py checks both ways).
 
-Why opt-in: it pays only where a core is free (on a machine with two, PostgreSQL's server
-needs the other one).
+Why not always: it pays only where a core is free, and for a small file starting a second
+interpreter costs more than the parsing it takes over. On a quiet 2-core machine a
+million-row file went 73% faster on SQLite and 12-15% on PostgreSQL (docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from centralita.customers.importer import (
     ImportMode,
     ImportRefused,
     import_customers,
+    wants_parallel,
 )
 from centralita.customers.parsing import Rejected, RowWarning
 from centralita.customers.phones import E164Phones
@@ -322,6 +323,22 @@ def test_a_file_that_breaks_midway_in_the_child_process(
     with pytest.raises(UnusableFile, match="field larger than field limit"):
         run(engine, write_file(text), ImportMode.REPLACE, batch_rows=5, parallel=True)
     assert set(customers_of(sessions)) == {"1012345678", "22222", "33333"}
+
+
+def test_large_files_are_parsed_in_a_child_process_when_a_second_core_is_free(
+    write_file: WriteFile,
+) -> None:
+    from centralita.customers.parsing import CustomerParser
+
+    path = write_file(_mixed_file(700))
+    size = path.stat().st_size
+    with open_source(path) as source:
+        parser = CustomerParser(source, E164Phones("CO"))
+        assert wants_parallel(parser, cores=2, from_bytes=size)
+        assert not wants_parallel(parser, cores=2, from_bytes=size + 1)  # too small
+        assert not wants_parallel(parser, cores=1, from_bytes=size)  # no core to spare
+        # The default threshold: a file of a few hundred rows stays in this process.
+        assert not wants_parallel(parser, cores=2)
 
 
 def test_the_parsing_process_imports_no_database_library() -> None:
