@@ -34,9 +34,8 @@ def enqueue_and_publish(rt: Runtime, calls: Sequence[Call], events: Sequence[Eve
     ):
         for func, args in calls:
             jobs.enqueue(func, *args)
-        if broker is not None:
-            for item in events:
-                broker.publish(item)
+        if broker is not None and events:
+            broker.publish_many(list(events))
         return
     publish = isinstance(broker, RedisBroker) and not broker.paused()
     try:

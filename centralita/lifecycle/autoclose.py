@@ -70,9 +70,7 @@ def _close_batch(session: Session, now: datetime, size: int) -> list[ClosedRow]:
             campaign_id=c.campaign_id,
             agent_id=c.agent_id,
             status=c.status,
-            reason=reasons.get(c.campaign_id, default_reason)
-            if c.campaign_id is not None
-            else default_reason,
+            reason=reasons.get(c.campaign_id, default_reason),
         )
         for c in due
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -76,21 +77,23 @@ def test_alert_badges_and_newest_activity_first(
     assert "¿me ayudan?" in page
 
 
+def _agent_message(web_rt: Runtime, chat_id: int, text: str, **columns: Any) -> None:
+    """A message an agent wrote in the chat, with the given status and other columns."""
+    with web_rt.sessions.begin() as session:
+        session.add(
+            Message(
+                chat_id=chat_id, direction=Direction.OUT, author=Author.AGENT, text=text, **columns
+            )
+        )
+
+
 def test_a_chat_shows_the_whole_conversation_ticks_failures_and_the_card(
     agent_client: FlaskClient, world: World, web_rt: Runtime
 ) -> None:
     chat_id = world.chats["a_assigned"]
-    with web_rt.sessions.begin() as session:
-        session.add(
-            Message(
-                chat_id=chat_id,
-                direction=Direction.OUT,
-                author=Author.AGENT,
-                text="No llegó",
-                status=MessageStatus.UNDELIVERED,
-                error_code="63016",
-            )
-        )
+    _agent_message(
+        web_rt, chat_id, "No llegó", status=MessageStatus.UNDELIVERED, error_code="63016"
+    )
     page = agent_client.get(f"/inbox/chats/{chat_id}").get_data(as_text=True)
     assert "hola" in page and "¿Cuál es tu documento?" in page  # the customer and the bot
     assert 'aria-label="entregado"' in page  # the bot's delivered message
@@ -111,17 +114,13 @@ def test_times_are_shown_in_the_campaigns_time_zone(
     agent_client: FlaskClient, world: World, web_rt: Runtime
 ) -> None:
     chat_id = world.chats["a_assigned"]
-    with web_rt.sessions.begin() as session:
-        session.add(
-            Message(
-                chat_id=chat_id,
-                direction=Direction.OUT,
-                author=Author.AGENT,
-                text="Buenas noches",
-                status=MessageStatus.SENT,
-                created_at=datetime(2026, 11, 22, 2, 15, tzinfo=UTC),
-            )
-        )
+    _agent_message(
+        web_rt,
+        chat_id,
+        "Buenas noches",
+        status=MessageStatus.SENT,
+        created_at=datetime(2026, 11, 22, 2, 15, tzinfo=UTC),
+    )
     page = agent_client.get(f"/inbox/chats/{chat_id}").get_data(as_text=True)
     # 02:15 UTC is 21:15 of the day before in Bogotá, the campaign's (default) zone.
     assert 'datetime="2026-11-22T02:15:00+00:00">21:15</time>' in page
