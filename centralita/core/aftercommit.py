@@ -39,7 +39,7 @@ def enqueue_and_publish(rt: Runtime, calls: Sequence[Call], events: Sequence[Eve
         return
     publish = isinstance(broker, RedisBroker) and not broker.paused()
     try:
-        with jobs.queue.connection.pipeline() as pipe:
+        with jobs.queue.connection.pipeline(transaction=False) as pipe:
             if calls:
                 jobs.add_to(pipe, calls)
             if publish:

@@ -21,7 +21,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from redis import Redis
@@ -48,7 +48,16 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps({**asdict(self), "agent_ids": list(self.agent_ids)})
+        # Spelled out: `asdict` deep-copies `data` first (every inbound message publishes one).
+        return json.dumps(
+            {
+                "kind": self.kind,
+                "chat_id": self.chat_id,
+                "campaign_id": self.campaign_id,
+                "agent_ids": list(self.agent_ids),
+                "data": self.data,
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Event:

@@ -156,10 +156,9 @@ class RQJobs:
         self, pipe: Pipeline, calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]]
     ) -> None:
         """A job for each `func(*args)` of `calls`, added to `pipe`: sent when the caller
-        executes it, with whatever else the caller adds (one round trip in all)."""
-        from rq import Queue
+        executes it, with whatever else the caller adds (one round trip in all). Written as
+        RQ writes them, without a `Job` object each (rqwrite.py): this runs for every
+        inbound message."""
+        from centralita.core.rqwrite import add_jobs
 
-        self.queue.enqueue_many(
-            [Queue.prepare_data(func, args, timeout=JOB_TIMEOUT) for func, args in calls],
-            pipeline=pipe,
-        )
+        add_jobs(pipe, self.queue, calls, JOB_TIMEOUT)
