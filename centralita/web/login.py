@@ -38,6 +38,8 @@ from flask import (
     request,
     url_for,
 )
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.wrappers import Request
 from flask_login import LoginManager
 from flask_login import current_user as _current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -267,9 +269,25 @@ def _navigation() -> list[tuple[str, str]]:
     ]
 
 
+class _CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, except for Twilio's webhooks: they carry no cookie of
+    ours and sign nobody in, so they get Flask's null session (read as empty, never saved)
+    instead of a cookie serializer built to read and write nothing on every message."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(NO_SESSION_PATHS):
+            return None
+        return super().open_session(app, request)
+
+
+# The webhooks' blueprint (web/webhooks.py) is exempt from CSRF for the same reason.
+NO_SESSION_PATHS = ("/webhooks/",)
+
+
 def install(app: Flask) -> None:
     """Sign-in, CSRF, cookies and the templates' helpers, on `app`."""
     settings = services(app).settings
+    app.session_interface = _CookieSessions()
     app.config.update(
         SESSION_COOKIE_NAME="centralita_session",
         SESSION_COOKIE_HTTPONLY=True,

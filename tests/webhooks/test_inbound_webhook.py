@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -225,3 +226,21 @@ def test_a_handoff_goes_at_once_to_an_online_agent_of_the_campaign(
         assert chat.agent is not None and chat.agent.email == "ana.agente@x.co"
         log = session.scalars(select(Assignment)).one()
         assert log.agent_id == chat.agent_id and log.by_user_id is None
+
+
+def test_webhooks_answer_without_a_session_cookie_and_keep_the_security_headers(
+    post: Poster, channel_client: FlaskClient, seeded: sessionmaker[Session]
+) -> None:
+    # A browser's cookie of ours sent along is neither read nor answered.
+    channel_client.set_cookie("centralita_session", "not-a-session")
+    answer = post(MESSAGES, inbound_params("hola"))
+    assert answer.status_code == 200
+    assert answer.data.endswith(b"<Response/>")
+    assert "Set-Cookie" not in answer.headers
+    assert answer.headers["X-Frame-Options"] == "DENY"
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert len(_messages(seeded)) == 3
+    # The pages still have their session: the sign-in form's CSRF token lives in it.
+    page = channel_client.get("/login")
+    assert page.status_code == 200
+    assert "centralita_session=" in page.headers.get("Set-Cookie", "")
