@@ -132,9 +132,8 @@ def _receive(session: Session, rt: Runtime, inbound: InboundMessage, now: dateti
     chat.last_customer_message_at = now
     lifecycle.track(session, chat, now)  # close deadline; unanswered since, if with the humans
     result = Received("processed", chat.id, message_id)
-    # For the live inbox, after commit: as the chat is then (the turn may hand it over to the
-    # ORM entity, which the router may assign).
-    publish_after_commit(session, lambda: chat_event("message", chat.current())())
+    # For the live inbox, after commit: as the chat is then (the router may assign it).
+    publish_after_commit(session, chat_event("message", chat))
     _handle(session, rt, chat, contact_id, holds_paused, inbound, flow_id, campaigns, now, result)
     chat.save(session)
     return result
@@ -240,11 +239,6 @@ def apply_turn(
     result: Received,
 ) -> None:
     """Carry out the engine's effects on the chat, and store its new state."""
-    if isinstance(chat, sql.ChatRow) and any(
-        isinstance(effect, (fx.Close, fx.Handoff)) for effect in turn.effects
-    ):
-        # close_chat and the router act on the ORM entity (a few turns in a conversation).
-        chat = chat.as_entity(session)
     state: ChatState = turn.state
     for flow_id, version in {
         (state.flow, state.version),
@@ -279,12 +273,10 @@ def apply_turn(
             if found is not None:
                 chat.campaign_id, chat.customer_id = found[0].id, found[1]
         elif isinstance(effect, fx.Handoff):
-            assert isinstance(chat, Chat)  # as_entity above
             _queue(chat, _campaign_id(session, effect.campaign) if effect.campaign else None, now)
             chat.priority = effect.priority
             chat.tags = list(effect.tags) or None
         elif isinstance(effect, fx.Close):
-            assert isinstance(chat, Chat)  # as_entity above
             replies.extend(sql.insert_replies(conn, rows))  # the replies before it, first
             rows.clear()
             closing = close_chat(
@@ -326,8 +318,13 @@ def apply_turn(
     result.outbox.extend(reply if isinstance(reply, int) else reply.id for reply in replies)
     if chat.status == ChatStatus.WAITING_QUEUE:
         # At once when someone eligible is free: decided in this transaction, which holds the
-        # chat's row; otherwise it waits in the queue for the next drain.
-        assign_chat(session, chat.id, now)
+        # chat's row; otherwise it waits in the queue for the next drain. The router reads
+        # the row, so the handoff is written first.
+        if isinstance(chat, sql.ChatRow):
+            chat.save(session)
+        assigned = assign_chat(session, chat.id, now)
+        if assigned is not None and isinstance(chat, sql.ChatRow):
+            chat.written(status=ChatStatus.ASSIGNED, agent_id=assigned.agent_id)
 
 
 def _campaign_id(session: Session, slug: str) -> int | None:

@@ -4,8 +4,7 @@
 what the database does (building each `select()`, its cache key, loading entities, the unit
 of work of each flush), so the rows go through these statements instead: the contact, the
 inbound message, the bot's replies, and the chat itself (`ChatRow`), read with its lock and
-written in one UPDATE of what changed. Closing a chat and handing it to the router act on the
-ORM entity; the few turns that do either load it (`ChatRow.as_entity`).
+written in one UPDATE of what changed, also when the turn closes it or hands it to the router.
 """
 
 from __future__ import annotations
@@ -113,6 +112,15 @@ CHAT_COLUMNS = (
     "reassign_due_at",
     "close_due_at",
 )
+# Columns the inbound path only ever writes, when the bot closes the chat (lifecycle/close.py):
+# written with the rest once set, never read.
+WRITE_ONLY_COLUMNS = (
+    "closed_at",
+    "close_reason",
+    "closed_by",
+    "closed_by_user_id",
+    "transcript_due_at",
+)
 # The contact's open chat with our number, locked, in one statement: with the contact's
 # stored name, and whether the chat has messages held back because the number was paused
 # (senders.py; rare, so an EXISTS here instead of a query for them on every message).
@@ -144,8 +152,8 @@ _UPDATE_CHAT = update(_chats).where(_chats.c.id == bindparam("chat_id_"))
 class ChatRow:
     """The chat as the inbound path sees it: its columns as plain attributes, written back in
     one UPDATE of those that changed (`save`), without the ORM's identity map and unit of
-    work. `as_entity` hands over to the ORM entity when a turn closes the chat or hands it to
-    the router (both act on the entity in this transaction)."""
+    work. `close_chat` and the deadlines take it as they take the entity; the router reads
+    the row once it is saved, and what it wrote is told back (`written`)."""
 
     id: int
     contact_id: int
@@ -166,13 +174,18 @@ class ChatRow:
     alert_due_at: datetime | None
     reassign_due_at: datetime | None
     close_due_at: datetime | None
+    # WRITE_ONLY_COLUMNS: unset until a close sets them.
+    closed_at: datetime
+    close_reason: str
+    closed_by: str
+    closed_by_user_id: int | None
+    transcript_due_at: datetime
 
     def __init__(self, row: Row[Any]) -> None:
         values = {name: row._mapping[name] for name in CHAT_COLUMNS}
-        self._loaded = values
+        self._stored = values  # as the database holds them (for this transaction)
         self._campaign_id: int | None = values["campaign_id"]
         self.__dict__.update((k, v) for k, v in values.items() if k != "campaign_id")
-        self.entity: Chat | None = None  # once handed over to the ORM
 
     @property
     def campaign_id(self) -> int | None:
@@ -185,34 +198,30 @@ class ChatRow:
         self._campaign_id = value
 
     def changes(self) -> dict[str, Any]:
-        return {
+        changed = {
             name: getattr(self, name)
-            for name, loaded in self._loaded.items()
-            if getattr(self, name) != loaded
+            for name, stored in self._stored.items()
+            if getattr(self, name) != stored
         }
-
-    def current(self) -> Chat | ChatRow:
-        """The object that holds the chat's state now (for what reads it at the commit)."""
-        return self.entity if self.entity is not None else self
-
-    def as_entity(self, session: Session) -> Chat:
-        """The ORM entity (the row is already locked by this transaction), with this row's
-        changes: from now on the entity is the chat, and the session writes it."""
-        entity = session.get(Chat, self.id)
-        assert entity is not None
-        for name, value in self.changes().items():
-            setattr(entity, name, value)
-        self.entity = entity
-        return entity
+        changed.update(
+            (name, self.__dict__[name])
+            for name in WRITE_ONLY_COLUMNS
+            if name in self.__dict__ and name not in self._stored
+        )
+        return changed
 
     def save(self, session: Session) -> None:
-        """Write what changed (nothing once the entity took over: the session flushes it)."""
-        if self.entity is not None:
-            return
+        """Write what changed since it was read or last saved."""
         changed = self.changes()
         if changed:
             session.flush()  # a flow version it now refers to, say, goes first
             session.connection().execute(_UPDATE_CHAT, {"chat_id_": self.id, **changed})
+            self._stored.update(changed)
+
+    def written(self, **values: Any) -> None:
+        """What another statement of this transaction wrote on the row (the router's)."""
+        self.__dict__.update(values)
+        self._stored.update(values)
 
 
 def open_chat(

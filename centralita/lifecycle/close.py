@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import BigInteger, ColumnElement, Table, any_, bindparam, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -131,9 +131,19 @@ def closing_message(
     }
 
 
+class ClosingChat(Protocol):
+    """What `close_chat` reads of the chat: the ORM entity, or the inbound webhook's plain
+    row (channels/receive_sql.py), which writes every column `close_chat` sets on it."""
+
+    id: int
+    status: ChatStatus
+    campaign_id: int | None
+    agent_id: int | None
+
+
 def close_chat(
     session: Session,
-    chat: Chat,
+    chat: ClosingChat,
     reason: str,
     now: datetime,
     *,

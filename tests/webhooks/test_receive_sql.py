@@ -14,6 +14,7 @@ from centralita.channels import receive_sql as sql
 from centralita.channels.receive_sql import _INBOUND_COLUMNS
 from centralita.core.models import Campaign, Channel, Chat, ChatStatus, Contact, Message
 from centralita.lifecycle import deadlines as lifecycle
+from centralita.lifecycle.close import ClosedBy, close_chat
 
 from .conftest import CUSTOMER, NUMBER
 
@@ -61,21 +62,38 @@ def test_the_chat_row_writes_what_changed_and_the_deadline_follows_its_campaign(
         assert chat.opened_at == t0 and chat.priority == 0
 
 
-def test_a_chat_row_handed_to_the_orm_carries_its_changes(
+def test_a_chat_row_writes_a_close_and_takes_what_the_router_wrote(
     sessions: sessionmaker[Session],
 ) -> None:
+    """`close_chat` sets columns the row never reads; `save` writes them with the rest, and
+    a second `save` writes nothing more. What another statement wrote (`written`) is not
+    written again."""
     t0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
     with sessions.begin() as session:
         contact = Contact(address=CUSTOMER, phone=CUSTOMER[9:], channel=Channel.WHATSAPP)
         session.add(contact)
         session.flush()
         row = sql.new_chat(session.connection(), contact.id, NUMBER, t0)
-        row.last_customer_message_at = t0
-        entity = row.as_entity(session)
-        assert row.current() is entity and entity.last_customer_message_at == t0
-        entity.status = ChatStatus.WAITING_QUEUE
-        row.save(session)  # nothing: the session writes the entity
+        row.status = ChatStatus.WAITING_QUEUE
+        row.save(session)
+        assert row.changes() == {}
+        row.written(status=ChatStatus.ASSIGNED, agent_id=None)
+        assert row.changes() == {} and row.status == ChatStatus.ASSIGNED
+        closed = close_chat(session, row, "resuelto", t0, closed_by=ClosedBy.BOT, flush=False)
+        assert set(row.changes()) >= {"status", "closed_at", "close_reason", "closed_by"}
+        session.flush()  # the closing message
+        row.save(session)
+        assert row.changes() == {}
+        chat_id, message_id = row.id, closed.message_id
     with sessions() as session:
-        chat = session.get(Chat, row.id)
+        chat = session.get(Chat, chat_id)
         assert chat is not None
-        assert (chat.status, chat.last_customer_message_at) == (ChatStatus.WAITING_QUEUE, t0)
+        assert (chat.status, chat.close_reason, chat.closed_by) == (
+            ChatStatus.CLOSED,
+            "resuelto",
+            "bot",
+        )
+        assert chat.closed_at == t0 and chat.transcript_due_at is not None
+        assert chat.close_due_at is None and chat.closed_by_user_id is None
+        closing = session.get(Message, message_id)
+        assert closing is not None and closing.chat_id == chat_id
