@@ -4,13 +4,36 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from centralita.bot.engine import CustomerRecord, DirectoryError
 from centralita.bot.inputs import normalize_document
 from centralita.core.models import Campaign, Customer
+
+
+# Built once: building a select and its cache key costs more than running it (the bot looks
+# a customer up on many conversations' second message).
+_FIND = (
+    select(
+        Customer.document,
+        Customer.name,
+        Customer.phone,
+        Customer.extra,
+        Campaign.slug,
+        Campaign.name,
+        Campaign.timezone,
+    )
+    .join(Campaign, Customer.campaign_id == Campaign.id)
+    .where(
+        Customer.document == bindparam("document"),
+        Customer.retired_at.is_(None),  # left out of a `replace` import
+        Campaign.active.is_(True),
+    )
+    .order_by(Campaign.slug)
+)
+_FIND_IN = _FIND.where(Campaign.slug.in_(bindparam("campaigns", expanding=True)))
 
 
 class DatabaseDirectory:
@@ -29,33 +52,17 @@ class DatabaseDirectory:
         self.sessions = sessions
 
     def find(self, document: str, campaigns: Sequence[str] | None) -> list[CustomerRecord]:
-        query = (
-            select(
-                Customer.document,
-                Customer.name,
-                Customer.phone,
-                Customer.extra,
-                Campaign.slug,
-                Campaign.name,
-                Campaign.timezone,
-            )
-            .join(Campaign, Customer.campaign_id == Campaign.id)
-            .where(
-                Customer.document == normalize_document(document),
-                Customer.retired_at.is_(None),  # left out of a `replace` import
-                Campaign.active.is_(True),
-            )
-            .order_by(Campaign.slug)
-        )
+        params: dict[str, object] = {"document": normalize_document(document)}
+        query = _FIND
         if campaigns is not None:
-            query = query.where(Campaign.slug.in_(list(campaigns)))
+            query, params["campaigns"] = _FIND_IN, list(campaigns)
         try:
             if isinstance(self.sessions, Session | Connection):
                 with self.sessions.begin_nested():
-                    rows = self.sessions.execute(query).all()
+                    rows = self.sessions.execute(query, params).all()
             else:
                 with self.sessions() as session:
-                    rows = session.execute(query).all()
+                    rows = session.execute(query, params).all()
         except SQLAlchemyError as exc:
             raise DirectoryError(f"customer lookup failed: {type(exc).__name__}") from exc
         return [

@@ -58,6 +58,9 @@ def test_lookup_finds_by_normalised_document_in_active_campaigns(
     # The number's campaigns narrow the search; an inactive campaign never counts.
     assert [r.campaign for r in directory.find("1.012.345-678", ["ventas", "vieja"])] == ["ventas"]
     assert directory.find("000", None) == []
+    assert directory.find("1012345678", []) == []  # a number serving no campaign finds nobody
+    # The same statements again (they are built once): other parameters, other rows.
+    assert [r.name for r in directory.find("99", ["ventas"])] == ["Bo"]
 
 
 def test_lookup_failure_is_a_directory_error(tmp_path: Path) -> None:
