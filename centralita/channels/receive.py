@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -262,13 +262,7 @@ def apply_turn(
             # The campaign (loaded: the lifecycle reads its times) and the customer, at once;
             # no autoflush: the chat's changes go in one UPDATE at the end.
             found = session.execute(
-                select(Campaign, Customer.id)
-                .outerjoin(
-                    Customer,
-                    (Customer.campaign_id == Campaign.id) & (Customer.document == effect.document),
-                )
-                .where(Campaign.slug == effect.campaign)
-                .execution_options(autoflush=False)
+                _CAMPAIGN_AND_CUSTOMER, {"slug": effect.campaign, "document": effect.document}
             ).first()
             if found is not None:
                 chat.campaign_id, chat.customer_id = found[0].id, found[1]
@@ -328,9 +322,23 @@ def apply_turn(
 
 
 def _campaign_id(session: Session, slug: str) -> int | None:
-    return session.scalar(
-        select(Campaign.id).where(Campaign.slug == slug).execution_options(autoflush=False)
+    return session.scalar(_CAMPAIGN_ID, {"slug": slug})
+
+
+# Built once (building a select and its cache key costs more than running it); no autoflush:
+# the chat's changes go in one UPDATE at the end.
+_CAMPAIGN_AND_CUSTOMER = (
+    select(Campaign, Customer.id)
+    .outerjoin(
+        Customer,
+        (Customer.campaign_id == Campaign.id) & (Customer.document == bindparam("document")),
     )
+    .where(Campaign.slug == bindparam("slug"))
+    .execution_options(autoflush=False)
+)
+_CAMPAIGN_ID = (
+    select(Campaign.id).where(Campaign.slug == bindparam("slug")).execution_options(autoflush=False)
+)
 
 
 def _queue(chat: Chat | sql.ChatRow, campaign_id: int | None, now: datetime) -> None:

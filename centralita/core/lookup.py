@@ -12,7 +12,6 @@ from centralita.bot.engine import CustomerRecord, DirectoryError
 from centralita.bot.inputs import normalize_document
 from centralita.core.models import Campaign, Customer
 
-
 # Built once: building a select and its cache key costs more than running it (the bot looks
 # a customer up on many conversations' second message).
 _FIND = (
