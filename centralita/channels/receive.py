@@ -118,15 +118,15 @@ def _receive(session: Session, rt: Runtime, inbound: InboundMessage, now: dateti
         )
         return Received("rejected")
 
-    found = sql.open_chat(conn, inbound.from_, inbound.to)
+    found = sql.open_chat_and_store(conn, inbound, now)
     if found is not None:
-        chat, profile_name, holds_paused = found
+        chat, profile_name, holds_paused, message_id = found
         contact_id = chat.contact_id
         sql.keep_name_fresh(conn, contact_id, profile_name, inbound)
     else:  # the contact's first message to this number, or the first since the last close
         contact_id, holds_paused = sql.contact_id(conn, inbound), False
         chat = sql.new_chat(conn, contact_id, inbound.to, now)
-    message_id = sql.insert_inbound(conn, chat.id, inbound, now)
+        message_id = sql.insert_inbound(conn, chat.id, inbound, now)
     if message_id is None:
         raise _Duplicate
     chat.last_customer_message_at = now

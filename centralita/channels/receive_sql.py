@@ -15,12 +15,14 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    Boolean,
     Connection,
     Engine,
     Insert,
     Row,
     Table,
     bindparam,
+    column,
     exists,
     insert,
     select,
@@ -146,6 +148,40 @@ _OPEN_CHAT = (
     .with_for_update(of=_chats)
 )
 _NEW_CHAT = insert(_chats).returning(*(_chats.c[name] for name in CHAT_COLUMNS))
+# PostgreSQL: the open chat, locked, and the inbound message stored in it, in one statement
+# (data-modifying CTEs): one round trip fewer on every message to an open chat. The lock is
+# taken first, as with the two statements; `message_id` is NULL for a repeated MessageSid.
+# SQLite has no INSERT in a WITH clause: it runs the two.
+_OPEN_CHAT_AND_STORE = (
+    text(
+        "WITH chat AS ("
+        f"SELECT {', '.join('chats.' + name for name in CHAT_COLUMNS)}, contacts.profile_name, "
+        "EXISTS (SELECT 1 FROM messages WHERE messages.chat_id = chats.id "
+        "AND messages.status = :held_status AND messages.hold_reason = 'sender_paused') "
+        "AS holds_paused "
+        "FROM chats JOIN contacts ON contacts.id = chats.contact_id "
+        "WHERE contacts.address = :address AND chats.number = :number "
+        "AND chats.status != :closed FOR UPDATE OF chats), "
+        f"stored AS (INSERT INTO messages ({', '.join(_INBOUND_COLUMNS)}, attempts) "
+        f"SELECT chat.id, {', '.join(':' + c for c in _INBOUND_COLUMNS[1:])}, 0 FROM chat "
+        "ON CONFLICT (provider_sid) DO NOTHING RETURNING id) "
+        "SELECT chat.*, (SELECT id FROM stored) AS message_id FROM chat"
+    )
+    .bindparams(
+        *(bindparam(c, type_=_messages.c[c].type) for c in _INBOUND_COLUMNS[1:]),
+        bindparam("held_status", MessageStatus.PENDING, type_=_messages.c.status.type),
+        bindparam("closed", ChatStatus.CLOSED, type_=_chats.c.status.type),
+        bindparam("address", type_=_contacts.c.address.type),
+        bindparam("number", type_=_chats.c.number.type),
+    )
+    .columns(
+        *(_chats.c[name] for name in CHAT_COLUMNS),
+        _contacts.c.profile_name,
+        column("holds_paused", Boolean),
+        column("message_id", _messages.c.id.type),
+    )
+)
+
 _UPDATE_CHAT = update(_chats).where(_chats.c.id == bindparam("chat_id_"))
 
 
@@ -235,6 +271,33 @@ def open_chat(
     return ChatRow(found), found.profile_name, bool(found.holds_paused)
 
 
+def open_chat_and_store(
+    conn: Connection, inbound: InboundMessage, now: datetime
+) -> tuple[ChatRow, str | None, bool, int | None] | None:
+    """`open_chat` for the sender and our number and, when there is one, the message stored
+    in it (`insert_inbound`): the chat, the contact's stored name, whether it holds messages
+    for a paused number, and the new message's id (None: its MessageSid is already stored).
+    None when the contact has no open chat with the number: nothing is stored then."""
+    if conn.dialect.name != "postgresql":
+        found = open_chat(conn, inbound.from_, inbound.to)
+        if found is None:
+            return None
+        return (*found, insert_inbound(conn, found[0].id, inbound, now))
+    row = conn.execute(
+        _OPEN_CHAT_AND_STORE,
+        {"address": inbound.from_, "number": inbound.to, **_inbound_values(inbound, now)},
+    ).first()
+    if row is None:
+        return None
+    message_id = row.message_id
+    return (
+        ChatRow(row),
+        row.profile_name,
+        bool(row.holds_paused),
+        None if message_id is None else int(message_id),
+    )
+
+
 def new_chat(conn: Connection, contact_id: int, number: str, now: datetime) -> ChatRow:
     """A new chat in the bot. A concurrent first message of the same contact makes this
     raise IntegrityError (one open chat per contact and number): the caller runs again."""
@@ -278,22 +341,23 @@ def insert_inbound(
     conn: Connection, chat_id: int, inbound: InboundMessage, now: datetime
 ) -> int | None:
     """Store the customer's message; None when its MessageSid is already stored."""
-    media = [{"url": m.url, "content_type": m.content_type} for m in inbound.media]
-    new_id = conn.execute(
-        _INBOUND,
-        {
-            "chat_id": chat_id,
-            "direction": Direction.IN,
-            "author": Author.CUSTOMER,
-            "text": inbound.body,
-            "media": media or None,
-            "provider_sid": inbound.sid,
-            "status": MessageStatus.RECEIVED,
-            "raw": inbound.raw,
-            "created_at": now,
-        },
-    ).scalar()
+    new_id = conn.execute(_INBOUND, {"chat_id": chat_id, **_inbound_values(inbound, now)}).scalar()
     return None if new_id is None else int(new_id)
+
+
+def _inbound_values(inbound: InboundMessage, now: datetime) -> dict[str, Any]:
+    """The inbound message's columns but its chat."""
+    media = [{"url": m.url, "content_type": m.content_type} for m in inbound.media]
+    return {
+        "direction": Direction.IN,
+        "author": Author.CUSTOMER,
+        "text": inbound.body,
+        "media": media or None,
+        "provider_sid": inbound.sid,
+        "status": MessageStatus.RECEIVED,
+        "raw": inbound.raw,
+        "created_at": now,
+    }
 
 
 def reply_row(chat_id: int, text: str, now: datetime, media: str | None = None) -> dict[str, Any]:

@@ -7,16 +7,25 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from centralita.channels import receive_sql as sql
+from centralita.channels.inbound import parse_inbound
 from centralita.channels.receive_sql import _INBOUND_COLUMNS
-from centralita.core.models import Campaign, Channel, Chat, ChatStatus, Contact, Message
+from centralita.core.models import (
+    Campaign,
+    Channel,
+    Chat,
+    ChatStatus,
+    Contact,
+    Message,
+    MessageStatus,
+)
 from centralita.lifecycle import deadlines as lifecycle
 from centralita.lifecycle.close import ClosedBy, close_chat
 
-from .conftest import CUSTOMER, NUMBER
+from .conftest import CUSTOMER, NUMBER, inbound_params
 
 
 def test_the_inbound_insert_sets_every_column_the_model_defaults() -> None:
@@ -97,3 +106,52 @@ def test_a_chat_row_writes_a_close_and_takes_what_the_router_wrote(
         assert chat.close_due_at is None and chat.closed_by_user_id is None
         closing = session.get(Message, message_id)
         assert closing is not None and closing.chat_id == chat_id
+
+
+def test_the_open_chat_is_locked_and_the_message_stored_in_one_go(
+    sessions: sessionmaker[Session],
+) -> None:
+    """One statement on PostgreSQL, two on SQLite: the same outcome. No open chat: nothing
+    stored; a repeated MessageSid: the chat, and no new message."""
+    t0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    inbound = parse_inbound(
+        inbound_params(
+            "¿hola? 🙂",
+            NumMedia="1",
+            MediaUrl0="https://example.com/a.jpg",
+            MediaContentType0="image/jpeg",
+        )
+    )
+    with sessions.begin() as session:
+        assert sql.open_chat_and_store(session.connection(), inbound, t0) is None
+        contact = Contact(address=CUSTOMER, phone=CUSTOMER[9:], channel=Channel.WHATSAPP)
+        session.add(contact)
+        session.flush()
+        opened = sql.new_chat(session.connection(), contact.id, NUMBER, t0)
+    assert _count(sessions) == 0
+    with sessions.begin() as session:
+        found = sql.open_chat_and_store(session.connection(), inbound, t0)
+        assert found is not None
+        row, name, holds_paused, message_id = found
+        assert (row.id, row.status, name, holds_paused) == (opened.id, ChatStatus.BOT, None, False)
+        assert message_id is not None and row.changes() == {}
+    with sessions.begin() as session:
+        again = sql.open_chat_and_store(session.connection(), inbound, t0)
+        assert again is not None and again[0].id == opened.id and again[3] is None
+    with sessions() as session:
+        stored = session.get(Message, message_id)
+        assert stored is not None
+        assert (stored.chat_id, stored.text, stored.provider_sid) == (
+            opened.id,
+            "¿hola? 🙂",
+            inbound.sid,
+        )
+        assert stored.media == [{"url": "https://example.com/a.jpg", "content_type": "image/jpeg"}]
+        assert stored.raw == inbound.raw and stored.created_at == t0
+        assert stored.status == MessageStatus.RECEIVED and stored.attempts == 0
+    assert _count(sessions) == 1
+
+
+def _count(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return len(session.scalars(select(Message.id)).all())
