@@ -7,7 +7,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from centralita.channels.transport import ConsoleTransport
+from centralita.core.events import broker_for
 from centralita.core.models import Chat, ChatStatus, Contact, Direction, Message, MessageStatus
+from centralita.core.runtime import Runtime
 
 from .conftest import CUSTOMER, NUMBER, Poster, inbound_params
 
@@ -201,7 +203,7 @@ def test_stop_opts_out_with_a_confirmation_and_start_reverses_it(
 
 
 def test_a_handoff_goes_at_once_to_an_online_agent_of_the_campaign(
-    post: Poster, seeded: sessionmaker[Session]
+    post: Poster, seeded: sessionmaker[Session], rt: Runtime
 ) -> None:
     from centralita.core.models import Assignment, Campaign, Presence, utcnow
     from centralita.routing.users import create_user
@@ -218,14 +220,28 @@ def test_a_handoff_goes_at_once_to_an_online_agent_of_the_campaign(
         )
         agent.presence = Presence.ONLINE
         agent.last_seen_at = utcnow()
+        agent_id = agent.id
     post(MESSAGES, inbound_params("hola"))
-    post(MESSAGES, inbound_params("1012345678"))
+    broker = broker_for(rt.engine)
+    assert broker is not None
+    listener = broker.subscribe()
+    try:
+        post(MESSAGES, inbound_params("1012345678"))
+        heard = []
+        while (event := listener.get(timeout=0.2)) is not None:
+            heard.append(event)
+    finally:
+        listener.close()
     with seeded() as session:
         chat = session.scalars(select(Chat)).one()
         assert chat.status == ChatStatus.ASSIGNED
         assert chat.agent is not None and chat.agent.email == "ana.agente@x.co"
         log = session.scalars(select(Assignment)).one()
         assert log.agent_id == chat.agent_id and log.by_user_id is None
+    # Her page hears of the message at once: the event names the agent the chat went to.
+    assert any(
+        e.kind == "message" and e.chat_id == chat.id and agent_id in e.agent_ids for e in heard
+    ), heard
 
 
 def test_webhooks_answer_without_a_session_cookie_and_keep_the_security_headers(
