@@ -40,8 +40,8 @@ from sqlalchemy import Connection, Engine, text
 from centralita.core.models import Customer, utcnow
 from centralita.customers.encoding import SqlitePayload, encode_copy, encode_sqlite
 from centralita.customers.parallel import (
-    SEPARATOR,
     Encode,
+    RowCells,
     encoded_batches,
     encoded_batches_elsewhere,
 )
@@ -141,27 +141,28 @@ def import_customers(
     pipeline = _Pipeline(engine, writer_class, campaign, mode, now or utcnow())
     counts = ImportCounts()
     # Batches sent to the writer and not yet answered: their rejected rows wait for the
-    # duplicates the writer finds, so that rows are reported in line order. Only each row's
-    # cells are kept, joined in one string (a tenth of the memory of a list of strings), for
-    # the report of a row that turns out to be a duplicate.
-    pending: deque[tuple[int, list[tuple[int, str]], list[Rejected]]] = deque()
+    # duplicates the writer finds, so that rows are reported in line order. Only the rows'
+    # cells are kept, joined in one string per batch (`RowCells`), for the report of a row
+    # that turns out to be a duplicate.
+    pending: deque[tuple[int, RowCells, list[Rejected]]] = deque()
 
     def acknowledge(answer: Answer) -> None:
         indexes, duplicates = answer
         rejected: list[Rejected] = []
-        cells: dict[int, str] = {}
+        cells: dict[int, list[str]] = {}
+        wanted = {line for line, _, _ in duplicates}
         for index in indexes:
             done, rows, batch_rejected = pending.popleft()
             assert done == index, "the writer answers batches in order"
             rejected += batch_rejected
             if duplicates:
-                cells.update(rows)
+                cells.update(rows.of_lines(wanted))
         if duplicates:
             rejected += [
                 Rejected(
                     line,
                     f"duplicate document {document} (first on line {first})",
-                    cells[line].split(SEPARATOR),
+                    cells[line],
                 )
                 for line, document, first in duplicates
             ]
@@ -182,7 +183,7 @@ def import_customers(
             for warning in batch.warnings:
                 hooks.warning(warning)
             pending.append((index, batch.cells, batch.rejected))
-            accepted += len(batch.cells)
+            accepted += batch.cells.size
             pipeline.send(index, batch.payload)
             for answer in pipeline.answers(wait=False):
                 acknowledge(answer)
@@ -569,6 +570,7 @@ class _SqliteWriter(_Writer):
         self.raw = self.conn.connection.driver_connection
         assert self.raw is not None
         self.raw.execute(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
+        self.stamped = self.stamp(self.now)
         for statement in _SQLITE_SETUP:
             self.raw.execute(statement)
         self.before = self._count()
@@ -584,16 +586,15 @@ class _SqliteWriter(_Writer):
 
     def write(self, index: int, payload: SqlitePayload) -> list[Answer]:
         cursor = self.raw.cursor()
-        cursor.executemany(_SQLITE_SEEN, payload.seen)
-        merge: Sequence[tuple[Any, ...]] = payload.merge
+        seen = payload.seen()
+        cursor.executemany(_SQLITE_SEEN, seen)
+        merge: Sequence[tuple[Any, ...]] = payload.merge(self.campaign_id, self.stamped)
         duplicates: list[Duplicate] = []
-        if cursor.rowcount != len(payload.seen):
-            duplicates = self._duplicates(payload.seen)
+        if cursor.rowcount != len(seen):
+            duplicates = self._duplicates(seen)
             dropped = {line for line, _, _ in duplicates}
             merge = [
-                params
-                for (_, line), params in zip(payload.seen, payload.merge, strict=True)
-                if line not in dropped
+                params for (_, line), params in zip(seen, merge, strict=True) if line not in dropped
             ]
         cursor.executemany(_SQLITE_MERGE, merge)
         self.changes += cursor.rowcount

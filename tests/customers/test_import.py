@@ -314,6 +314,37 @@ def test_parsing_in_a_child_process_imports_the_same(
     }
 
 
+def test_values_holding_the_packing_separators_cross_unchanged(
+    engine: Engine, sessions: sessionmaker[Session], campaign: str, write_file: WriteFile
+) -> None:
+    """Batches cross to the writer with each column packed in one string (separated by the
+    unit separator, rows' cells by the record separator): a name, a document type or a
+    duplicate's cell holding those characters falls back to a list, nothing shifts."""
+    with sessions.begin() as session:
+        create_campaign(session, "otra", "Otra")
+    text = (
+        "doc;tipo documento;nombre;nota\n"
+        "11111;CC;Ana\x1fMaría;uno\x1edos\n"
+        "22222;C\x1fE;Bo;tres\n"
+        "11111;CC;Otra vez\x1e;cuatro\x1fcinco\n"
+        "33333;;Carla;\n"
+    )
+    path = write_file(text)
+    here = run(engine, path, parallel=False)
+    there = run(engine, path, slug="otra", parallel=True)
+    assert here == there
+    counts, rejected, _ = there
+    assert (counts.inserted, counts.rejected) == (3, 1)
+    assert rejected[0].line == 4
+    assert list(rejected[0].cells) == ["11111", "CC", "Otra vez\x1e", "cuatro\x1fcinco"]
+    for slug in ("castigada", "otra"):
+        found = customers_of(sessions, slug)
+        assert found["11111"].name == "Ana\x1fMaría"
+        assert found["11111"].extra == {"nota": "uno\x1edos"}
+        assert found["22222"].document_type == "C\x1fE"
+        assert (found["33333"].document_type, found["33333"].phone) == (None, None)
+
+
 def test_a_file_that_breaks_midway_in_the_child_process(
     engine: Engine, sessions: sessionmaker[Session], campaign: str, write_file: WriteFile
 ) -> None:
