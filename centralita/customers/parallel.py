@@ -70,10 +70,14 @@ class RowCells(NamedTuple):
     @classmethod
     def of(cls, rows: list[CustomerRow]) -> RowCells:
         lines = array("q", map(itemgetter(0), rows)).tobytes()
-        text = RECORD.join([joined(row.cells) for row in rows])
-        separators = sum(len(row.cells) for row in rows) - len(rows)
+        cells = list(map(_cells_of, rows))
+        try:
+            text = RECORD.join(map(SEPARATOR.join, cells))  # CSV cells: all text, in C
+        except TypeError:  # XLSX: numbers, dates...
+            text = RECORD.join(map(joined, cells))
+        separators = sum(map(len, cells)) - len(rows)
         if text.count(RECORD) != len(rows) - 1 or text.count(SEPARATOR) != separators:
-            return cls(len(rows), lines, [list(map(cell_text, row.cells)) for row in rows])
+            return cls(len(rows), lines, [list(map(cell_text, row)) for row in cells])
         return cls(len(rows), lines, text)
 
     def of_lines(self, wanted: set[int]) -> dict[int, list[str]]:
@@ -98,6 +102,9 @@ class Encoded(NamedTuple):
     payload: Any
     cells: RowCells  # of the rows sent to the writer
     position: int
+
+
+_cells_of = itemgetter(6)  # CustomerRow -> cells
 
 
 def joined(cells: Sequence[Cell]) -> str:
