@@ -1,5 +1,5 @@
 """A batch of parsed customers as each database's writer wants it: COPY text for PostgreSQL,
-parameter tuples for SQLite.
+packed columns for SQLite (the writer makes the parameter tuples: `SqlitePayload`).
 
 Kept apart from `importer.py` (SQLAlchemy, psycopg, the models) so that the process that
 parses a file in parallel (`parallel.py`) imports only what parsing needs: its memory counts

@@ -6,8 +6,9 @@ Why a process: parsing is pure Python (about 10 µs a row), and so is much of th
 (SQLite's inserts run in this process and need the GIL for every row's parameters), so the
 two threads of `importer.py` took turns on one core. A child process parses and encodes on
 another core while this one writes; what crosses between them is each batch's encoded
-payload (COPY text as bytes for PostgreSQL, parameter tuples for SQLite), its rejected rows
-and warnings, and the rows' cells for duplicate reports, pickled through a pipe. The pipe
+payload (COPY text as bytes for PostgreSQL, packed columns for SQLite), its rejected rows
+and warnings, and the rows' cells for duplicate reports (`RowCells`), pickled through a
+pipe: a few large strings per batch, not objects per row, which pickle dearly. The pipe
 holds a batch or two: memory stays flat, the child waits when the writer is behind.
 
 The child is a lean interpreter (`python -m centralita.customers.parallel`), not a
