@@ -61,22 +61,22 @@ def encode_copy(rows: list[CustomerRow], campaign_id: int, stamp: Any) -> tuple[
 UNIT = "\x1f"
 
 
-def pack(values: Sequence[str], separator: str = UNIT) -> str | list[str]:
+def pack(values: Sequence[str]) -> str | list[str]:
     """A column of text as one string, when no value holds the separator (else the list as
     it is). One string pickles and unpickles in a few memory copies, where a list of a
     batch's strings paid pickle a memo entry and an object per value: this was a quarter of
     the parsing child's CPU and a part of the importing process's."""
-    text = separator.join(values)
-    if text.count(separator) == len(values) - 1:
+    text = UNIT.join(values)
+    if text.count(UNIT) == len(values) - 1:
         return text
     return list(values)
 
 
-def unpack(packed: str | list[str], count: int, separator: str = UNIT) -> list[str]:
+def unpack(packed: str | list[str], count: int) -> list[str]:
     """The column `pack` made of `count` values."""
     if isinstance(packed, list):
         return packed
-    return packed.split(separator) if count else []
+    return packed.split(UNIT) if count else []
 
 
 class SqlitePayload(NamedTuple):
