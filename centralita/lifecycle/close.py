@@ -33,7 +33,7 @@ from centralita.core.models import (
     Message,
     MessageStatus,
 )
-from centralita.core.open_chats import lock_agents
+from centralita.core.open_chats import release_closed
 from centralita.core.runtime import Runtime
 from centralita.lifecycle.bulk import insert_rows
 from centralita.lifecycle.deadlines import resolve_unanswered_alerts
@@ -190,19 +190,22 @@ def close_many(
     the commit. `campaigns`: the chats' campaigns by id."""
     if not chats:
         return []
-    # The triggers lower the agents' open-chat counters as the rows change, in whatever order
-    # the UPDATE visits them: lock the agents first, in id order, as every writer does.
-    lock_agents(session, (c.agent_id for c in chats if c.status == ChatStatus.ASSIGNED))
     by_reason: dict[str, list[int]] = {}
     for chat in chats:
         by_reason.setdefault(chat.reason, []).append(chat.chat_id)
-    for reason, ids in by_reason.items():
-        session.execute(
+    # The agents' open-chat counters drop by one grouped UPDATE for all these closes (on
+    # PostgreSQL; SQLite's row triggers count them), the agents locked in id order.
+    release_closed(
+        session,
+        [c.chat_id for c in chats],
+        [
             update(Chat)
             .where(_id_in(session, Chat.id, ids))
             .values(closed_columns(now, reason, closed_by, None))
             .execution_options(synchronize_session=False)
-        )
+            for reason, ids in by_reason.items()
+        ],
+    )
     table = cast(Table, Message.__table__)
     rows = [
         closing_message(

@@ -125,6 +125,63 @@ def test_the_counter_equals_the_open_chats_after_any_mix_of_changes(world: World
     assert sum(world.loads().values()) > 0  # the mix did leave agents holding chats
 
 
+def _close_many_then_move_another(world: World) -> None:
+    """`close_many` over several agents' chats (two each, and waiting ones), then, in the
+    same transaction, another chat moved by a plain UPDATE and one closed by `close_chat`:
+    the batch is counted once (by its own statement on PostgreSQL, by the row triggers on
+    SQLite) and the triggers count again right after it."""
+    _scene(world)
+    for _ in range(10):
+        world.handoff("cobranza")
+    waiting = [world.chat("ventas") for _ in range(2)]  # in the queue: no agent to count
+    with world.sessions() as session:
+        assigned = session.execute(
+            select(Chat.id, Chat.agent_id)
+            .where(Chat.status == ChatStatus.ASSIGNED)
+            .order_by(Chat.agent_id, Chat.id)
+        ).all()
+    by_agent: dict[int, list[int]] = {}
+    for chat_id, agent_id in assigned:
+        by_agent.setdefault(agent_id, []).append(chat_id)
+    doubles = [ids[:2] for ids in by_agent.values() if len(ids) >= 2]
+    assert len(doubles) >= 2  # several agents lose two chats each
+    to_close = [i for pair in doubles for i in pair] + waiting
+    kept = [chat_id for chat_id, _ in assigned if chat_id not in to_close]
+    before = world.loads()
+    with world.sessions.begin() as session:
+        chats = session.scalars(
+            select(Chat).where(Chat.id.in_(to_close)).order_by(Chat.id).with_for_update()
+        ).all()
+        todo = [ToClose(c.id, c.campaign_id, c.agent_id, c.status, "bulk") for c in chats]
+        closed = close_many(session, todo, {}, NOW, closed_by=ClosedBy.TIMER)
+        assert sorted(done.chat_id for done in closed) == sorted(to_close)
+        moved, other = kept[0], kept[1]
+        chat = session.get(Chat, moved, with_for_update=True)
+        assert chat is not None
+        newcomer = next(a for e, a in world.users.items() if e in AGENTS and a != chat.agent_id)
+        session.execute(update(Chat).where(Chat.id == moved).values(agent_id=newcomer))
+        other_chat = session.get(Chat, other, with_for_update=True)
+        assert other_chat is not None
+        close_chat(session, other_chat, "done", NOW, closed_by=ClosedBy.AGENT)
+    _counters_match(world)
+    assert sum(world.loads().values()) == sum(before.values()) - 2 * len(doubles) - 1
+
+
+def test_close_many_counts_its_closes_once_and_the_triggers_count_after_it(
+    world: World,
+) -> None:
+    _close_many_then_move_another(world)
+
+
+def test_close_many_counts_exactly_on_a_migrated_database(db_url: str) -> None:
+    upgrade(db_url)  # the migrations' triggers (0009, 0013), not the models'
+    engine = make_engine(db_url)
+    try:
+        _close_many_then_move_another(World(session_factory(engine)))
+    finally:
+        engine.dispose()
+
+
 def test_a_counter_changed_by_hand_is_found_and_repaired(world: World) -> None:
     _scene(world)
     for _ in range(5):
