@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, text
 from sqlalchemy.orm import Session
 
 from centralita.core.models import Alert, Campaign
@@ -62,3 +62,27 @@ def test_rows_whose_key_exists_are_skipped(session: Session) -> None:
     added = insert_rows(session, table, [alert(1), alert(2)], ("key",), skip_conflicts_on="key")
     assert [tuple(r) for r in added] == [("k2",)]
     assert sorted(session.scalars(select(Alert.key))) == ["k1", "k2"]
+
+
+def test_values_are_stored_exactly_as_the_orm_stores_them(session: Session) -> None:
+    # SQLite keeps datetimes and JSON as text: the bulk insert's text must be the ORM's, or
+    # deadline comparisons and sorting would mix two formats. Each value is tried both as
+    # a constant (one parameter) and as a varying column (in the JSON).
+    later = NOW + timedelta(microseconds=1500)
+    session.add(Alert(**alert(0, created_at=later, details={"n": 0, "ñ": [1.5, None]})))
+    session.flush()
+    table = cast(Table, Alert.__table__)
+    same = [alert(n, created_at=later, details={"n": 0, "ñ": [1.5, None]}) for n in (1, 2)]
+    varying = [alert(3, created_at=later, details={"n": 0, "ñ": [1.5, None]}), alert(4)]
+    insert_rows(session, table, same, ("key",))
+    insert_rows(session, table, varying, ("key",))
+    raw = dict(
+        session.execute(text("SELECT key, created_at || '|' || details FROM alerts")).tuples().all()
+        if session.get_bind().dialect.name == "sqlite"
+        else session.execute(
+            text("SELECT key, created_at::text || '|' || details::text FROM alerts")
+        )
+        .tuples()
+        .all()
+    )
+    assert raw["k1"] == raw["k2"] == raw["k3"] == raw["k0"]
