@@ -19,7 +19,7 @@ time. Three figures per database, each the median of several rounds:
    counts them (the sweep's own work), and with `--redis-url` also to a real RQ queue in
    that Redis, and the chats' live events are published there: the figure a worker with
    REDIS_URL would really see (the closes send their closing messages and transcripts as
-   batch jobs of 50 ids; each batch's events go in one pipeline).
+   batch jobs of 50 ids; each batch's events go in one Redis message).
 
     python -m benchmarks.sweep [--databases postgresql,sqlite] [--chats 100000]
         [--rounds 5] [--database-url URL] [--redis-url redis://127.0.0.1:6379/14]

@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
-from centralita.core.events import Event, publish_after_commit
+from centralita.core.events import Event, publish_all_after_commit
 from centralita.core.models import Alert, Chat
 from centralita.core.runtime import Runtime
 from centralita.lifecycle.bulk import insert_rows
@@ -35,17 +35,19 @@ def insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> 
         ("kind", "chat_id", "campaign_id", "user_id"),
         skip_conflicts_on="key",
     )
-    for kind, chat_id, campaign_id, user_id in added:
-        publish_after_commit(
-            session,
+    publish_all_after_commit(
+        session,
+        [
             Event(
                 "alert",
                 chat_id=chat_id,
                 campaign_id=campaign_id,
                 agent_ids=(user_id,) if user_id is not None else (),
                 data={"alert": kind},
-            ),
-        )
+            )
+            for kind, chat_id, campaign_id, user_id in added
+        ],
+    )
     return len(added)
 
 

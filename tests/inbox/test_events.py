@@ -3,6 +3,7 @@ the pages over Server-Sent Events (a real server, a real Redis)."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -129,6 +130,34 @@ def test_a_transactions_many_events_reach_other_processes_in_order(redis_rt: Run
         listener.close()
     finally:
         other.engine.dispose()
+
+
+def test_a_transactions_events_are_one_message_on_their_own_channel(redis_url: str) -> None:
+    # One PUBLISH for a sweep's batch, not one per event; and not on the one-event channel,
+    # whose listeners in a process still running an older version expect one event each.
+    from redis import Redis
+
+    from centralita.core.events import RedisBroker
+
+    redis = Redis.from_url(redis_url)
+    broker = RedisBroker(redis)
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    pubsub.subscribe(broker.channel, broker.batch_channel)
+    for _ in range(2):  # take in both subscribe confirmations: subscribed before publishing
+        pubsub.get_message(timeout=2)
+    batch = [Event("chat", chat_id=1, agent_ids=(4,)), Event("alert", chat_id=2, data={"a": 1})]
+    broker.publish_many(batch)
+    broker.publish(Event("message", chat_id=3))
+    heard = []
+    ends = time.monotonic() + 3
+    while len(heard) < 2 and time.monotonic() < ends:
+        message = pubsub.get_message(timeout=0.5)
+        if message is not None and message["type"] == "message":
+            heard.append((message["channel"].decode(), message["data"]))
+    pubsub.close()
+    assert [channel for channel, _ in heard] == [broker.batch_channel, broker.channel]
+    assert [Event.from_dict(raw) for raw in json.loads(heard[0][1])] == batch
+    assert Event.from_json(heard[1][1]) == Event("message", chat_id=3)
 
 
 class _Stream:
