@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -92,3 +92,10 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """A session in one transaction: committed if the block ends normally, else rolled back."""
     with sessions.begin() as session:
         yield session
+
+
+def id_array(ids: Iterable[int]) -> str:
+    """PostgreSQL's text form of an array of ids, for `= ANY(CAST(:ids AS bigint[]))`:
+    psycopg adapts a Python list in Python element by element (≈ 0.5 ms of CPU per 500
+    ids), the text in one go. `int()` keeps anything but ids out of it."""
+    return "{" + ",".join(str(int(i)) for i in ids) + "}"

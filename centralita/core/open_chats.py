@@ -31,9 +31,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import psycopg
-from sqlalchemy import BigInteger, Connection, Executable, Table, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Connection, Executable, Table, bindparam, text
 from sqlalchemy.orm import Session
+
+from centralita.core.db import id_array
 
 # PostgreSQL: while this transaction-local setting is 'on', the update trigger does not count
 # (`release_closed` has counted the statement's changes itself).
@@ -149,7 +150,7 @@ def release_closed(session: Session, chat_ids: Sequence[int], closes: Sequence[E
         for statement in closes:
             session.execute(statement)
         return
-    session.execute(_RELEASE, {"ids": list(chat_ids)})
+    session.execute(_RELEASE, {"ids": id_array(chat_ids)})
     session.execute(_COUNTED_BY_WRITER, {"on": "on"})
     try:
         for statement in closes:
@@ -168,7 +169,8 @@ FROM (
     SELECT u.id, counted.n FROM users u
     JOIN (
         SELECT agent_id, count(*) AS n FROM (
-            SELECT agent_id, status FROM chats WHERE id = ANY(:ids) FOR NO KEY UPDATE
+            SELECT agent_id, status FROM chats WHERE id = ANY(CAST(:ids AS bigint[]))
+            FOR NO KEY UPDATE
         ) AS locked
         WHERE status = 'assigned' AND agent_id IS NOT NULL
         GROUP BY agent_id
@@ -178,7 +180,7 @@ FROM (
 ) AS freed
 WHERE users.id = freed.id
 """
-).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
+)
 _COUNTED_BY_WRITER = text(f"SELECT set_config('{COUNTED_BY_WRITER}', :on, true)")
 
 

@@ -19,11 +19,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, cast
 
-from sqlalchemy import BigInteger, ColumnElement, Table, any_, bindparam, update
+from sqlalchemy import BigInteger, ColumnElement, Table, Text, any_, bindparam, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from centralita.core.events import Event, chat_event, publish_after_commit
+from centralita.core.db import id_array
+from centralita.core.events import (
+    Event,
+    chat_event,
+    publish_after_commit,
+    publish_all_after_commit,
+)
 from centralita.core.models import (
     Author,
     Campaign,
@@ -221,30 +228,34 @@ def close_many(
         chat_id: message_id
         for message_id, chat_id in insert_rows(session, table, rows, ("id", "chat_id"))
     }
-    closed = []
-    for c in chats:
-        # As close_chat's event: the chat's agent (kept on a closed chat) hears of it.
-        publish_after_commit(
-            session,
+    # As close_chat's event: the chat's agent (kept on a closed chat) hears of it.
+    publish_all_after_commit(
+        session,
+        [
             Event(
                 "chat",
                 chat_id=c.chat_id,
                 campaign_id=c.campaign_id,
                 agent_ids=(c.agent_id,) if c.agent_id is not None else (),
-            ),
+            )
+            for c in chats
+        ],
+    )
+    return [
+        ClosedRow(
+            c.chat_id,
+            message_ids[c.chat_id],
+            c.agent_id if c.status == ChatStatus.ASSIGNED else None,  # freed
         )
-        freed = c.agent_id if c.status == ChatStatus.ASSIGNED else None
-        closed.append(ClosedRow(c.chat_id, message_ids[c.chat_id], freed))
-    return closed
+        for c in chats
+    ]
 
 
 def _id_in(session: Session, column: Any, ids: list[int]) -> ColumnElement[bool]:
     # PostgreSQL: one array parameter, so the statement stays short and its parse cached.
     if session.get_bind().dialect.name == "postgresql":
-        return cast(
-            ColumnElement[bool],
-            column == any_(bindparam("ids", ids, type_=ARRAY(BigInteger))),
-        )
+        array = sql_cast(bindparam("ids", id_array(ids), type_=Text), ARRAY(BigInteger))
+        return cast(ColumnElement[bool], column == any_(array))
     return cast(ColumnElement[bool], column.in_(ids))
 
 
