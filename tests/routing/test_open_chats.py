@@ -174,7 +174,7 @@ def test_close_many_counts_its_closes_once_and_the_triggers_count_after_it(
 
 
 def test_close_many_counts_exactly_on_a_migrated_database(db_url: str) -> None:
-    upgrade(db_url)  # the migrations' triggers (0009, 0013), not the models'
+    upgrade(db_url)  # the migrations' triggers (0009, 0012), not the models'
     engine = make_engine(db_url)
     try:
         _close_many_then_move_another(World(session_factory(engine)))

@@ -3,7 +3,7 @@ closes (`open_chats.release_closed`, the timer's batches of 500): on PostgreSQL 
 clause now also reads the transaction-local setting `centralita.open_chats_counted_by_writer`.
 SQLite's triggers are unchanged (their per-row cost is small; they go on counting there).
 
-Revision ID: 0013
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-11-22
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0013"
+revision: str = "0012"
 down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
