@@ -28,12 +28,13 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy import text as sql_text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import DateTime, TypeDecorator
 
 from centralita.bot.inputs import normalize_document  # one normalisation for store and lookup
 from centralita.core import open_chats
+from centralita.routing import postgres as routing_postgres
 
 # Stable constraint names, so later migrations can alter or drop them by name on both
 # databases (SQLite batch mode needs names to find constraints at all).
@@ -585,6 +586,14 @@ class User(Base):
     # same transaction as every change (core/open_chats.py). Read it from the database: an
     # object already loaded does not see the triggers' changes.
     open_chats: Mapped[int] = mapped_column(default=0, server_default=sql_text("0"))
+    # PostgreSQL only, kept and read by the router's function (routing/postgres.py) for the
+    # per-minute cap: the times of every chat the router gave them after
+    # `recent_assigned_since` (NULL: ever), so that counting last minute's needs no look at
+    # the log. Never loaded by the ORM; unused (NULL) on SQLite, whose router counts the log.
+    recent_assigned_at: Mapped[list[datetime] | None] = mapped_column(
+        JSON().with_variant(ARRAY(DateTime(timezone=True)), "postgresql"), deferred=True
+    )
+    recent_assigned_since: Mapped[datetime | None] = mapped_column(deferred=True)
     created_at: Mapped[datetime_now]
 
     campaigns: Mapped[list[Campaign]] = relationship(
@@ -637,6 +646,11 @@ class Assignment(Base):
     chat: Mapped[Chat] = relationship()
     agent: Mapped[User | None] = relationship(foreign_keys=[agent_id])
     by_user: Mapped[User | None] = relationship(foreign_keys=[by_user_id])
+
+
+# PostgreSQL: the router's decision is one database function (routing/postgres.py); the
+# migrations make it too (0013).
+event.listen(Assignment.__table__, "after_create", routing_postgres.after_create_assignments)
 
 
 # -- The web: who signed in when, and failed sign-ins (for throttling) -----------------------

@@ -19,11 +19,14 @@ How it stays correct with many assigners at once (web workers handing off, sweep
   which is both faster and what a fair sequential router would have done. An assigner holds
   one agent at a time, and waits only when every eligible agent is held by others, for the
   best one, holding no agent: lock order is always chat, then agent, so no deadlock.
-- On PostgreSQL, reading the candidates, ranking them and locking the best free one is one
-  statement, and the writes a second (`postgres.py`, straight on psycopg): the router's hot
-  path, kept off the ORM for speed. The statement ranks on its snapshot and locks only an
-  agent whose row is still the version it ranked, so figures that moved in between (another
-  decision committed meanwhile) are never acted on.
+- On PostgreSQL the whole decision is one call of the database function `centralita_route`
+  (`postgres.py`, migration 0013, sent straight on psycopg): locking the chat, judging and
+  ranking the candidates, locking the best free agent and writing chat, agent and log row in
+  one round trip, the router's hot path kept off the ORM and out of Python. It ranks on one
+  snapshot and locks only an agent whose row is still the version it ranked, so figures
+  that moved in between (another decision committed meanwhile) are never acted on. The
+  Python below (`_judge`, `policies.rank`, `policies.explain`) stays the reference it
+  mirrors, and the SQLite path.
 - SQLite has no row locks: the write transaction (`BEGIN IMMEDIATE`) already excludes every
   other writer, so the first read is final and no lock statements are sent.
 
@@ -38,9 +41,7 @@ see it (`queue.waiting_chats`) and can give it to an agent by hand (`reassign.ma
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -64,7 +65,6 @@ from centralita.core.events import chat_event, publish_after_commit
 from centralita.core.models import (
     Assignment,
     AssignmentKind,
-    AssignmentPolicy,
     Campaign,
     Chat,
     ChatStatus,
@@ -78,10 +78,6 @@ from centralita.routing.policies import Candidate, explain, rank
 from centralita.routing.presence import STALE_AFTER, why_unavailable
 
 CAP_WINDOW = timedelta(minutes=1)  # the campaign's cap counts the router's chats in this window
-# PostgreSQL: attempts at one chat. An attempt fails only when every eligible agent was held
-# by other decisions, and the next one first waits for the best of them, so a handful suffice
-# even with many routers at once.
-MAX_ROUNDS = 100
 
 
 class Outcome(StrEnum):
@@ -159,95 +155,54 @@ def _attempt_postgres(
     by: User | None,
     skip_locked: bool,
 ) -> tuple[Outcome, Assignment | None]:
-    """`attempt_assignment` on PostgreSQL, straight on the driver (see `postgres.py`)."""
+    """`attempt_assignment` on PostgreSQL: one call of the database's `centralita_route`,
+    straight on the driver (see `postgres.py`)."""
     session.flush()  # what the caller changed goes first, as the ORM would order it
-    cursor = pg.driver(session.connection()).cursor()
-    params = {"chat_id": chat_id, "since": now - CAP_WINDOW, "fresh_since": now - STALE_AFTER}
-    query = pg.DECIDE_SKIP if skip_locked else pg.DECIDE
-    for _ in range(MAX_ROUNDS):  # each round decides, or waits for an agent's lock
-        rows = cursor.execute(query, params).fetchall()
-        if not rows:
-            if skip_locked and cursor.execute(pg.IS_WAITING, {"chat_id": chat_id}).fetchone():
-                return Outcome.LOCKED, None
-            return Outcome.NOT_WAITING, None
-        campaign_id = rows[0][0]
-        if campaign_id is None:
-            return Outcome.NO_CAMPAIGN, None
-        if rows[0][3] is None:  # a campaign nobody serves
-            return Outcome.NOBODY, None
-        policy, cap = AssignmentPolicy(rows[0][1]), rows[0][2]
-        candidates = [_pg_candidate(row[3:13], cap, now) for row in rows]
-        ranked = rank(candidates, policy)
-        picked = next((c for c, row in zip(candidates, rows, strict=True) if row[13]), None)
-        if not ranked:
-            return Outcome.NOBODY, None
-        if picked is None:
-            # Every eligible agent was held by another decision (or changed since this
-            # statement's snapshot): wait for the best one, then decide again.
-            pg.wait_for(cursor, ranked[0].agent_id)
-            continue
-        if not picked.eligible:  # the statement and `_judge` disagree: a bug, say so
-            raise RuntimeError(f"routing chat {chat_id}: picked {picked.email} ({picked.why_not})")
-        # Those ranked above the one locked were held by other decisions, or had just
-        # changed: the log says so rather than show them as simply passed over.
-        passed = {c.agent_id for c in ranked[: ranked.index(picked)]}
-        seen = [replace(c, why_not="busy") if c.agent_id in passed else c for c in candidates]
-        reason = explain(picked, seen, policy)
-        entries = [c.log_entry() for c in seen]
-        written = cursor.execute(
-            pg.WRITE,
+    row = (
+        pg.driver(session.connection())
+        .execute(
+            pg.ROUTE,
             {
-                "now": now,
                 "chat_id": chat_id,
-                "agent_id": picked.agent_id,
+                "now": now,
+                "since": now - CAP_WINDOW,
+                "fresh_since": now - STALE_AFTER,
                 "by_user_id": by.id if by is not None else None,
-                "policy": policy.value,
-                "reason": reason,
-                "candidates": json.dumps(entries),
+                "skip_locked": skip_locked,
             },
-        ).fetchone()
-        assert written is not None  # an INSERT ... VALUES always returns its row
-        return Outcome.ASSIGNED, _assigned(
-            session, written[0], chat_id, picked, now, by, policy, reason, entries
         )
-    # Only a bug could get here (a pick that never comes although agents are eligible and
-    # nobody holds them for long): fail loudly rather than spin holding the chat's lock.
-    raise RuntimeError(f"routing chat {chat_id}: no decision after {MAX_ROUNDS} rounds")
-
-
-def _pg_candidate(row: Sequence[Any], cap: int | None, now: datetime) -> Candidate:
-    (agent_id, email, active, capacity, weight, presence, seen, last, open_, recent) = row
-    judged = _judge(
-        agent_id, email, active, capacity, weight, presence, pg.utc(seen), pg.utc(last),
-        open_, recent or 0, cap, now,
-    )  # fmt: skip
-    if recent is None and judged.eligible:
-        # Not counted because the database found nobody available: never choose uncounted.
-        return replace(judged, why_not="stale")
-    return judged
+        .fetchone()
+    )
+    assert row is not None  # a function with OUT parameters returns one row
+    outcome, assignment_id, agent_id, policy, reason, entries = row
+    if outcome != Outcome.ASSIGNED:
+        return Outcome(outcome), None
+    return Outcome.ASSIGNED, _assigned(
+        session, assignment_id, chat_id, agent_id, now, by, policy, reason, entries
+    )
 
 
 def _assigned(
     session: Session,
     assignment_id: int,
     chat_id: int,
-    to: Candidate,
+    agent_id: int,
     now: datetime,
     by: User | None,
-    policy: AssignmentPolicy,
+    policy: str,
     reason: str,
-    entries: list[dict[str, object]],
+    entries: list[dict[str, Any]],
 ) -> Assignment:
     """The log row as an ORM object, and the session told what the database now holds."""
     chat = session.identity_map.get(identity_key(Chat, chat_id))
-    _written(session, chat if isinstance(chat, Chat) else None, to.agent_id, now)
+    _written(session, chat if isinstance(chat, Chat) else None, agent_id, now)
     assignment = Assignment(
         id=assignment_id,
         chat_id=chat_id,
-        agent_id=to.agent_id,
+        agent_id=agent_id,
         by_user_id=by.id if by is not None else None,
         kind=AssignmentKind.ASSIGN,
-        policy=policy.value,
+        policy=policy,
         reason=reason,
         candidates=entries,
         created_at=now,

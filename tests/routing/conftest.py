@@ -24,7 +24,8 @@ from centralita.core.models import (
     User,
     user_campaigns,
 )
-from centralita.routing.assign import assign_chat
+from centralita.routing.assign import _candidates, assign_chat
+from centralita.routing.policies import explain, rank
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 NUMBER = "whatsapp:+5716001234"
@@ -184,6 +185,25 @@ class World:
 
     def status(self, chat_id: int) -> ChatStatus:
         return self.chat_row(chat_id).status
+
+
+def python_decision(
+    world: World, campaign: str, now: datetime
+) -> tuple[int, str, list[dict[str, object]]] | None:
+    """What the Python reference (`_candidates`, `rank`, `explain`, `log_entry`, counting the
+    log) decides for the campaign's next chat now, with nobody else deciding: the chosen
+    agent, the reason and the log's candidates; None if nobody is eligible."""
+    with world.sessions() as session:
+        found = session.get(Campaign, world.campaigns[campaign])
+        assert found is not None
+        cap, policy = found.max_assignments_per_minute, found.assignment_policy
+        candidates = _candidates(session, found.id, cap, now)
+    ranked = rank(candidates, policy)
+    if not ranked:
+        return None
+    chosen = ranked[0]
+    entries = [c.log_entry() for c in candidates]
+    return chosen.agent_id, explain(chosen, candidates, policy), entries
 
 
 @pytest.fixture

@@ -10,17 +10,16 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session
 
 from centralita.core.db import make_engine, session_factory
 from centralita.core.models import Base, Chat, ChatStatus, Presence, User
-from centralita.routing import assign
 from centralita.routing import postgres as pg
 from centralita.routing.assign import Outcome, attempt_assignment
-from centralita.routing.policies import Candidate
-from tests.routing.conftest import NOW, World
+from tests.routing.conftest import NOW, World, python_decision
 
 
 @pytest.fixture
@@ -176,48 +175,39 @@ def test_the_only_agent_held_and_released_unchanged_gets_the_chat(pg_world: Worl
     assert world.chat_row(chat_id).agent_id == ana
 
 
-def test_a_pick_that_never_comes_fails_loudly_instead_of_spinning(
-    pg_world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_pick_that_never_comes_fails_loudly_instead_of_spinning(pg_world: World) -> None:
     world = pg_world
     world.campaign("cobranza")
     world.agent("ana@example.com", "cobranza")
     chat_id = world.chat("cobranza")
-    broken = pg.DECIDE.replace("WHERE c.recent IS NOT NULL", "WHERE false")
-    assert broken != pg.DECIDE
-    monkeypatch.setattr(pg, "DECIDE", broken)
-    monkeypatch.setattr(assign, "MAX_ROUNDS", 3)
+    broken = pg._ROUTE.replace("WHERE p.xmin = r.version", "WHERE false").replace("100", "3")
+    assert broken.count("WHERE false") == 1 and "1..3 LOOP" in broken
+    with world.sessions.begin() as session:
+        pg.driver(session.connection()).execute("DROP FUNCTION centralita_route")
+        pg.driver(session.connection()).execute(broken.replace("CREATE", "CREATE OR REPLACE"))
 
-    with pytest.raises(RuntimeError, match="no decision after 3 rounds"):
+    with pytest.raises(psycopg.Error, match="no decision after 3 attempts"):
         world.assign(chat_id)
 
     assert world.status(chat_id) == ChatStatus.WAITING_QUEUE
     assert world.log(chat_id) == []
 
 
-def test_the_statement_ranks_as_the_policies_do(pg_world: World) -> None:
-    """The ORDER BY in SQL mirrors `policies.rank`: with nobody held, the agent the statement
+def test_the_function_ranks_as_the_policies_do(pg_world: World) -> None:
+    """The ORDER BY in SQL mirrors `policies.rank`: with nobody held, the agent the function
     locks is the Python ranking's first, loads, weights and waits all considered."""
     world = pg_world
     world.campaign("cobranza")
     world.agent("a@example.com", "cobranza", capacity=3, last_assigned_at=NOW)
     world.agent("b@example.com", "cobranza", capacity=6, weight=2, last_assigned_at=NOW)
     world.agent("c@example.com", "cobranza", capacity=4, last_assigned_at=NOW - timedelta(1))
-    seen: list[list[Candidate]] = []
-    real = assign.rank
-
-    def spy(candidates: object, policy: object) -> list[Candidate]:
-        ranked = real(candidates, policy)  # type: ignore[arg-type]
-        seen.append(ranked)
-        return ranked
-
-    for _ in range(9):
+    for n in range(9):
         chat_id = world.chat("cobranza")
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(assign, "rank", spy)
-            assignment = world.assign(chat_id)
+        now = NOW + timedelta(seconds=n)
+        expected = python_decision(world, "cobranza", now)
+        assignment = world.assign(chat_id, now)
         assert assignment is not None
-        assert assignment.agent_id == seen[-1][0].agent_id
+        assert (assignment.agent_id, assignment.reason) == expected[:2]
     assert world.loads() == {"a@example.com": 2, "b@example.com": 5, "c@example.com": 2}
     with world.sessions() as session:
         assert session.scalars(select(User.open_chats).order_by(User.id)).all() == [2, 5, 2]
