@@ -65,8 +65,10 @@ def stylesheet(language: str) -> CSS:
     so it happens once per process and language."""
     words = labels(language)
     css = files("centralita.lifecycle").joinpath("templates/transcript.css").read_text()
+    # The foot's one line: when the PDF was made, then "Página X de Y".
     pages = (
-        f"@page {{ @bottom-right {{ content: {_css_string(words['page'] + ' ')} counter(page) "
+        f"@page {{ @bottom-center {{ content: string(generated) "
+        f"{_css_string(' · ' + words['page'] + ' ')} counter(page) "
         f"{_css_string(' ' + words['of'] + ' ')} counter(pages); }} }}"
     )
     shared = _shared()
